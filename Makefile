@@ -1,0 +1,41 @@
+# The two commands a user needs: `make setup && make demo`, and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup demo test test-fast lint protos samples clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+setup: $(STAMP) protos samples  ## create the virtualenv, install everything, generate protos and samples
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/system_deps.sh
+	bash scripts/system_deps.sh
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . --config-settings editable_mode=compat
+	touch $(STAMP)
+
+protos: $(STAMP)  ## generate quiltpb/ from protos/ (never edited by hand)
+	$(BIN)/python scripts/gen_protos.py
+
+samples: $(STAMP)  ## generate the sample lectures (PyAV + espeak-ng; not stored in git)
+	@ls samples/*.mp4 >/dev/null 2>&1 || $(BIN)/python -m tests.media.lecture --out samples --count 2
+
+demo: setup  ## run the sample lectures through the embedded stack
+	$(BIN)/quilt demo
+
+test: setup  ## run the whole test suite
+	$(BIN)/python -m pytest -q
+
+test-fast: setup  ## unit tests only (no servers)
+	$(BIN)/python -m pytest -q -m "not integration"
+
+lint: setup  ## ruff and mypy
+	$(BIN)/ruff check quilt services tests scripts training
+	$(BIN)/mypy quilt services
+
+clean:  ## remove generated files (not the stack's data directory)
+	rm -rf quiltpb build samples .pytest_cache

@@ -1,0 +1,123 @@
+"""The `quilt` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from quilt.config import SERVICES, ConfigError
+from quilt.stages.types import StageError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="quilt", description="Turn narrated histopathology lectures into image-text pairs, continuously.",
+        epilog="Settings come from QUILT_* environment variables or quilt.toml; see README.md.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    stack = sub.add_parser("stack", help="manage the embedded stack (S3 store, broker, Triton, services)",
+                           description="Start, stop or inspect the embedded stack on loopback.")
+    stack.add_argument("action", choices=["up", "down", "status", "restart", "wipe"],
+                       help="up: start everything; down: stop everything; status: health and memory; "
+                            "restart COMPONENT: restart the broker or one service; wipe: delete the data dir")
+    stack.add_argument("component", nargs="?", choices=["broker", *SERVICES],
+                       help="for restart: which component")
+
+    submit = sub.add_parser("submit", help="publish video requests",
+                            description="Publish one request per source to the requested-videos topic.")
+    submit.add_argument("sources", nargs="+", metavar="SOURCE",
+                        help="a local file, http(s) URL, s3://bucket/key or YouTube video URL")
+
+    subscribe = sub.add_parser("subscribe", help="ingest new videos from a source continuously",
+                               description="Register a folder, s3:// prefix, YouTube channel or playlist; "
+                                           "the fetcher polls it and submits each new video once.")
+    subscribe.add_argument("source", help="folder, s3://bucket/prefix/, or YouTube channel/playlist URL")
+    subscribe.add_argument("--interval", type=float, default=300.0, help="seconds between polls (default 300)")
+
+    subs = sub.add_parser("subscriptions", help="list or remove subscriptions",
+                          description="List the subscriptions, or remove one by id or source.")
+    subs.add_argument("action", choices=["list", "remove"], help="what to do")
+    subs.add_argument("target", nargs="?", help="for remove: the subscription id or source")
+
+    status = sub.add_parser("status", help="progress per video and stage, with errors",
+                            description="Show every video's state per stage, or one video in detail.")
+    status.add_argument("video_id", nargs="?", help="show this video's stages in detail")
+
+    pairs = sub.add_parser("pairs", help="read the pair topic", description="Follow the pair topic.")
+    pairs.add_argument("action", choices=["tail"], help="tail: print pairs as JSON lines as they arrive")
+    pairs.add_argument("--from-beginning", action="store_true", help="start from the oldest pair")
+    pairs.add_argument("--count", type=int, default=0, help="stop after this many pairs (0: never)")
+    pairs.add_argument("--timeout", type=float, default=0.0, help="stop after this many seconds (0: never)")
+
+    process = sub.add_parser("process", help="run every stage in one process (no broker, no Triton)",
+                             description="Batch mode: the services' stage code in one process. Writes "
+                                         "DIR/pairs.jsonl and DIR/images/.")
+    process.add_argument("sources", nargs="+", metavar="SOURCE", help="local file, http(s) URL or YouTube URL")
+    process.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    process.add_argument("--histo-threshold", type=float, default=0.5, help="keep frames scoring at least this")
+    process.add_argument("--pad", type=float, default=1.0,
+                         help="seconds of speech before/after an image still paired with it")
+
+    bench = sub.add_parser("bench", help="benchmarks", description="Measure speed and memory.")
+    bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
+    bench_process = bench_sub.add_parser("process", help="throughput of `quilt process`",
+                                         description="Video seconds per wall second and peak RSS of the "
+                                                     "one-process pipeline.")
+    bench_process.add_argument("sources", nargs="+", metavar="VIDEO", help="video files")
+    bench_process.add_argument("--out", default="build/bench-process", help="scratch output folder")
+
+    demo = sub.add_parser("demo", help="run the sample lectures through the embedded stack",
+                          description="Start the stack, submit the sample lectures, wait for their pairs, "
+                                      "print a summary and stop the stack.")
+    demo.add_argument("--samples", default="samples", help="folder of sample lectures (generated if empty)")
+    demo.add_argument("--count", type=int, default=2, help="how many sample lectures")
+    demo.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the pairs")
+    demo.add_argument("--keep-running", action="store_true", help="leave the stack up afterwards")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except (ConfigError, StageError) as err:
+        print(f"quilt: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    from quilt.stack.launcher import StackError
+
+    try:
+        if args.command == "stack":
+            from quilt.commands import stack_cmds
+            return stack_cmds.run(args)
+        if args.command in ("submit", "subscribe", "subscriptions"):
+            from quilt.commands import ingest_cmds
+            return int(getattr(ingest_cmds, args.command)(args))
+        if args.command == "status":
+            from quilt.commands import watch_cmds
+            return watch_cmds.status(args)
+        if args.command == "pairs":
+            from quilt.commands import watch_cmds
+            return watch_cmds.pairs_tail(args)
+        if args.command == "process":
+            from quilt.commands import process_cmds
+            return process_cmds.process(args)
+        if args.command == "bench":
+            from quilt.commands import process_cmds
+            return process_cmds.bench_process(args)
+        if args.command == "demo":
+            from quilt.commands import demo
+            return demo.run(args)
+    except StackError as err:
+        print(f"quilt: {err}", file=sys.stderr)
+        return 2
+    raise AssertionError(args.command)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Implementations of the `quilt` sub-commands (the parser lives in quilt.cli)."""

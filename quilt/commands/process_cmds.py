@@ -1,0 +1,77 @@
+"""`quilt process` and `quilt bench process`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+
+from rich.table import Table
+
+from quilt.process import STEPS, Processor, VideoOutcome
+
+from .ui import console, progress_bar
+
+
+def run_sources(sources: list[str], out_dir: Path, threshold: float, pad_s: float) -> list[VideoOutcome]:
+    outcomes = []
+    with progress_bar() as progress:
+        task = progress.add_task("process", total=len(sources) * len(STEPS), step="")
+
+        def on_step(video: str, step: str) -> None:
+            progress.update(task, step=f"{video}: {step}")
+            progress.advance(task)
+
+        processor = Processor(out_dir, histo_threshold=threshold, pad_s=pad_s, on_step=on_step)
+        try:
+            for number, source in enumerate(sources, start=1):
+                outcomes.append(processor.run(source))
+                progress.update(task, completed=number * len(STEPS))
+        finally:
+            processor.close()
+    return outcomes
+
+
+def outcome_table(outcomes: list[VideoOutcome]) -> Table:
+    table = Table(title="quilt process")
+    for column in ("video", "video s", "chunks", "kept", "sentences", "medical", "pairs", "wall s", "error"):
+        table.add_column(column)
+    for o in outcomes:
+        table.add_row(o.video_id or o.source, f"{o.duration_s:.1f}", str(o.chunks), str(o.kept),
+                      str(o.sentences), str(o.medical), str(o.pairs), f"{o.seconds:.1f}",
+                      f"[red]{o.error}[/]" if o.error else "")
+    return table
+
+
+def process(args: argparse.Namespace) -> int:
+    out_dir = Path(args.out)
+    outcomes = run_sources(args.sources, out_dir, args.histo_threshold, args.pad)
+    console.print(outcome_table(outcomes))
+    console.print(f"wrote {out_dir / 'pairs.jsonl'} and {out_dir / 'images'}/")
+    return 1 if any(o.error for o in outcomes) else 0
+
+
+def bench_process(args: argparse.Namespace) -> int:
+    """Video seconds per wall second of the one-process pipeline, with the time per step."""
+    out_dir = Path(args.out)
+    began = time.monotonic()
+    outcomes = run_sources(args.sources, out_dir, 0.5, 1.0)
+    wall = time.monotonic() - began
+    video_s = sum(o.duration_s for o in outcomes)
+    steps: dict[str, float] = {}
+    for o in outcomes:
+        for step, seconds in o.step_seconds.items():
+            steps[step] = steps.get(step, 0.0) + seconds
+    report = {
+        "videos": len(outcomes), "video_seconds": round(video_s, 2), "wall_seconds": round(wall, 2),
+        "video_seconds_per_wall_second": round(video_s / wall, 2) if wall else None,
+        "pairs": sum(o.pairs for o in outcomes),
+        "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "step_seconds": {k: round(v, 2) for k, v in steps.items()},
+        "errors": [o.error for o in outcomes if o.error],
+    }
+    console.print(outcome_table(outcomes))
+    print(json.dumps(report, indent=2))
+    return 1 if report["errors"] else 0

@@ -1,0 +1,114 @@
+"""One typed settings object, read from the environment or a TOML file.
+
+Precedence: environment (QUILT_<FIELD>) > config file (QUILT_CONFIG, else
+./quilt.toml if present) > safe local defaults. Everything defaults to loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+SERVICES = ("fetcher", "decoder", "asr", "denoiser", "histo_filter", "aligner")
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; raised at start-up, never later."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path.home() / ".local" / "share" / "quilt"
+    host: str = "127.0.0.1"
+    s3_port: int = 19000
+    s3_endpoint: str = ""  # host:port; empty = the embedded store on host:s3_port
+    s3_access_key: str = "quilt"
+    s3_secret_key: str = "quilt-local-secret"
+    s3_secure: bool = False
+    bucket: str = "quilt"
+    broker_bucket: str = "quilt-broker"
+    kafka_port: int = 19092
+    kafka_bootstrap: str = ""  # empty = the embedded broker on host:kafka_port
+    topic_prefix: str = "quilt."
+    topic_partitions: int = 1  # raise it to scale a stage past one consumer
+    triton_grpc_port: int = 18001
+    triton_http_port: int = 18000
+    triton_metrics_port: int = 18002
+    triton_url: str = ""  # host:port of Triton's gRPC endpoint; empty = embedded
+    grpc_base_port: int = 50061  # service i listens on grpc_base_port + i
+    metrics_base_port: int = 9161  # Prometheus metrics of service i on metrics_base_port + i
+    histo_threshold: float = 0.5
+    pair_pad_s: float = 1.0
+    poll_interval_s: float = 60.0
+    service_workers: int = 1
+
+    @property
+    def s3(self) -> str:
+        return self.s3_endpoint or f"{self.host}:{self.s3_port}"
+
+    @property
+    def kafka(self) -> str:
+        return self.kafka_bootstrap or f"{self.host}:{self.kafka_port}"
+
+    @property
+    def triton(self) -> str:
+        return self.triton_url or f"{self.host}:{self.triton_grpc_port}"
+
+    def service_grpc_port(self, service: str) -> int:
+        return self.grpc_base_port + SERVICES.index(service)
+
+    def service_metrics_port(self, service: str) -> int:
+        return self.metrics_base_port + SERVICES.index(service)
+
+    def topic(self, name: str) -> str:
+        return self.topic_prefix + name
+
+    def as_env(self) -> dict[str, str]:
+        """The settings as QUILT_* variables, to hand to child processes."""
+        return {f"QUILT_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    try:
+        if kind in (bool, "bool"):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text not in ("1", "0", "true", "false", "yes", "no"):
+                raise ValueError(raw)
+            return text in ("1", "true", "yes")
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (Path, "Path"):
+            return Path(str(raw)).expanduser()
+        return str(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"setting {name}: cannot read {raw!r} as {getattr(kind, '__name__', kind)}") from None
+
+
+def load_settings(env: dict[str, str] | None = None, config_file: Path | None = None) -> Settings:
+    env = dict(os.environ if env is None else env)
+    path = config_file or (Path(env["QUILT_CONFIG"]) if env.get("QUILT_CONFIG") else Path("quilt.toml"))
+    values: dict[str, Any] = {}
+    known = {f.name: f.type for f in fields(Settings)}
+    if path.is_file():
+        data = tomllib.loads(path.read_text())
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ConfigError(f"{path}: unknown settings {', '.join(unknown)}")
+        values.update({k: _coerce(k, known[k], v) for k, v in data.items()})
+    elif config_file is not None or env.get("QUILT_CONFIG"):
+        raise ConfigError(f"config file not found: {path}")
+    for name, kind in known.items():
+        raw = env.get(f"QUILT_{name.upper()}")
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, kind, raw)
+    settings = replace(Settings(), **values)
+    if not 0.0 <= settings.histo_threshold <= 1.0:
+        raise ConfigError("histo_threshold must be between 0 and 1")
+    return settings

@@ -1,0 +1,117 @@
+"""`quilt process`: the same stage code as the services, in one process, with no broker or Triton."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from quilt.ids import chunk_id
+from quilt.stages.align import align
+from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
+from quilt.stages.decode import DecodeParams, decode_video
+from quilt.stages.denoise import DENOISER_NAME, denoise, load_lexicon
+from quilt.stages.fetch import fetch, parse_source, video_id_for
+from quilt.stages.histo import HistoScorer, LocalHistoScorer
+from quilt.stages.imaging import encode_jpeg
+from quilt.stages.types import ScoredChunk, StageError
+from quilt.time_util import now_iso
+from quilt.writers import JsonlPairWriter
+
+DECODER_NAME = "pyav-stable-chunks-v1"
+ALIGNER_NAME = "interval-aligner-v1"
+STEPS = ("fetch", "decode", "asr", "denoise", "histo", "align")
+
+
+@dataclass
+class VideoOutcome:
+    source: str
+    video_id: str = ""
+    pairs: int = 0
+    chunks: int = 0
+    kept: int = 0
+    sentences: int = 0
+    medical: int = 0
+    duration_s: float = 0.0
+    seconds: float = 0.0
+    error: str = ""
+    step_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Processor:
+    """Runs every stage for one source at a time and appends pairs to one output folder."""
+
+    out_dir: Path
+    transcriber: Transcriber | None = None
+    scorer: HistoScorer | None = None
+    histo_threshold: float = 0.5
+    pad_s: float = 1.0
+    decode_params: DecodeParams | None = None
+    on_step: Callable[[str, str], None] = lambda video, step: None
+
+    def __post_init__(self) -> None:
+        self.transcriber = self.transcriber or FasterWhisperTranscriber()
+        self.scorer = self.scorer or LocalHistoScorer()
+        self.lexicon = load_lexicon()
+        self.writer = JsonlPairWriter(self.out_dir)
+
+    def run(self, source_text: str) -> VideoOutcome:
+        outcome = VideoOutcome(source=source_text)
+        started = time.monotonic()
+        try:
+            self._run(source_text, outcome)
+        except StageError as err:
+            outcome.error = f"{err.reason}: {err}"
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    def _step(self, outcome: VideoOutcome, name: str) -> Callable[[], None]:
+        self.on_step(outcome.video_id or outcome.source, name)
+        began = time.monotonic()
+        return lambda: outcome.step_seconds.__setitem__(name, time.monotonic() - began)
+
+    def _run(self, source_text: str, outcome: VideoOutcome) -> None:
+        assert self.transcriber is not None and self.scorer is not None
+        source = parse_source(source_text)
+        vid = outcome.video_id = video_id_for(source)
+        with tempfile.TemporaryDirectory(prefix="quilt-process-") as tmp:
+            done = self._step(outcome, "fetch")
+            fetched = fetch(source, Path(tmp))
+            done()
+            done = self._step(outcome, "decode")
+            decoded = decode_video(fetched.path, self.decode_params)
+            done()
+        outcome.duration_s = decoded.duration_s
+        outcome.chunks = len(decoded.chunks)
+        done = self._step(outcome, "asr")
+        segments = self.transcriber.transcribe(decoded.audio, decoded.sample_rate) if decoded.audio.size else []
+        done()
+        done = self._step(outcome, "denoise")
+        sentences = denoise(segments, self.lexicon)
+        done()
+        outcome.sentences, outcome.medical = len(sentences), sum(s.medical for s in sentences)
+        done = self._step(outcome, "histo")
+        scores = self.scorer.score([c.image for c in decoded.chunks]) if decoded.chunks else []
+        jpegs: dict[str, bytes] = {}
+        scored = []
+        for chunk, score in zip(decoded.chunks, scores, strict=True):
+            cid = chunk_id(vid, chunk.t_start, chunk.t_end)
+            jpegs[cid] = encode_jpeg(chunk.image)
+            scored.append(ScoredChunk(chunk_id=cid, t_start=chunk.t_start, t_end=chunk.t_end, image_ref=cid,
+                                      histo_score=score, keep=score >= self.histo_threshold, phash=chunk.phash))
+        done()
+        outcome.kept = sum(c.keep for c in scored)
+        done = self._step(outcome, "align")
+        models = {"decoder": DECODER_NAME, "asr": self.transcriber.name, "denoiser": DENOISER_NAME,
+                  "histo_filter": self.scorer.name, "aligner": ALIGNER_NAME}
+        pairs = align(vid, source.uri, scored, sentences, models, now_iso(), pad_s=self.pad_s)
+        for record in pairs:
+            self.writer.write(record, jpegs[record.image])
+        done()
+        outcome.pairs = len(pairs)
+
+    def close(self) -> None:
+        self.writer.close()

@@ -1,0 +1,1 @@
+"""The embedded stack: S3 store, Kafka-protocol broker, Triton and the services."""

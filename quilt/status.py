@@ -1,0 +1,35 @@
+"""Per-video, per-stage progress objects in the bucket, read by `quilt status`."""
+
+from __future__ import annotations
+
+from quilt.time_util import now_iso
+from typing import Any
+
+from quilt.store import ObjectStore, get_json, put_json
+
+STAGES = ("fetcher", "decoder", "asr", "denoiser", "histo_filter", "aligner")
+
+
+
+def status_key(video_id: str, stage: str) -> str:
+    return f"status/{video_id}/{stage}.json"
+
+
+def write_status(store: ObjectStore, video_id: str, stage: str, state: str, reason: str = "",
+                 message: str = "", detail: dict[str, Any] | None = None, seconds: float = 0.0) -> None:
+    put_json(store, status_key(video_id, stage), {
+        "video_id": video_id, "stage": stage, "state": state, "reason": reason, "message": message,
+        "detail": detail or {}, "seconds": round(seconds, 3), "updated_at": now_iso(),
+    })
+
+
+def read_video_status(store: ObjectStore, video_id: str) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for key in store.list(f"status/{video_id}/"):
+        stage = key.rsplit("/", 1)[-1].removesuffix(".json")
+        found[stage] = get_json(store, key)
+    return found
+
+
+def list_status_videos(store: ObjectStore) -> list[str]:
+    return sorted({key.split("/")[1] for key in store.list("status/") if key.count("/") >= 2})

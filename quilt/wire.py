@@ -1,0 +1,60 @@
+"""Conversions between the stage dataclasses and the protobuf wire messages."""
+
+from __future__ import annotations
+
+from quilt.records import PairRecord
+from quilt.stages.types import ScoredChunk, Segment, Sentence, Word
+from quiltpb.v1 import messages_pb2 as pb
+
+
+def segments_to_pb(segments: list[Segment]) -> list[pb.Segment]:
+    return [
+        pb.Segment(start=s.start, end=s.end, text=s.text,
+                   words=[pb.Word(text=w.text, start=w.start, end=w.end, probability=w.probability)
+                          for w in s.words])
+        for s in segments
+    ]
+
+
+def segments_from_pb(segments: list[pb.Segment]) -> list[Segment]:
+    return [
+        Segment(start=s.start, end=s.end, text=s.text,
+                words=[Word(text=w.text, start=w.start, end=w.end, probability=w.probability) for w in s.words])
+        for s in segments
+    ]
+
+
+def sentences_to_pb(sentences: list[Sentence]) -> list[pb.Sentence]:
+    return [
+        pb.Sentence(start=s.start, end=s.end, text=s.text, asr_text=s.asr_text, medical=s.medical,
+                    corrections=dict(s.corrections))
+        for s in sentences
+    ]
+
+
+def sentences_from_pb(sentences: list[pb.Sentence]) -> list[Sentence]:
+    return [
+        Sentence(start=s.start, end=s.end, text=s.text, asr_text=s.asr_text, medical=s.medical,
+                 corrections=dict(s.corrections))
+        for s in sentences
+    ]
+
+
+def scored_from_pb(chunks: list[pb.ScoredChunk]) -> list[ScoredChunk]:
+    return [
+        ScoredChunk(chunk_id=c.chunk.chunk_id, t_start=c.chunk.t_start, t_end=c.chunk.t_end,
+                    image_ref=c.chunk.image_key, histo_score=c.histo_score, keep=c.keep, phash=c.chunk.phash)
+        for c in chunks
+    ]
+
+
+def pair_to_pb(record: PairRecord) -> pb.Pair:
+    return pb.Pair(**{**record.to_dict(), "models": dict(record.models)})
+
+
+def pair_from_pb(message: pb.Pair) -> PairRecord:
+    return PairRecord(
+        pair_id=message.pair_id, video_id=message.video_id, source=message.source, image=message.image,
+        t_start=message.t_start, t_end=message.t_end, text=message.text, asr_text=message.asr_text,
+        histo_score=message.histo_score, models=dict(message.models), created_at=message.created_at,
+    )

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Debian packages the project needs: espeak-ng (narration for generated lectures)
+# and hunspell-en-med (medical word list read at run time by the denoiser).
+set -euo pipefail
+missing=()
+command -v espeak-ng >/dev/null || missing+=(espeak-ng)
+[ -f /usr/share/hunspell/en_med_glut.dic ] || missing+=(hunspell-en-med)
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
+  echo "please install: ${missing[*]} (apt-get install ${missing[*]})" >&2
+  exit 1
+fi
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO=sudo
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null

@@ -1,0 +1,64 @@
+"""Aligner: joins a video's denoised text and filtered frames into image-text pairs.
+
+The two halves arrive on different topics in any order. Each half is parked in
+the bucket under a deterministic key; whichever arrives second completes the
+join. Both inputs share one agent, so the two halves of a video are never
+handled at the same time.
+"""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from quilt import keys, topics
+from quilt.stages.align import align
+from quilt.store import put_json
+from quilt.time_util import now_iso
+from quilt.wire import pair_to_pb, scored_from_pb, sentences_from_pb
+from quilt.writers import WebDatasetShardWriter
+from quiltpb.v1 import messages_pb2 as pb
+
+from .contract import Context, Output, Result, ServiceSpec
+from .runtime import main
+
+ALIGNER_NAME = "interval-aligner-v1"
+
+
+def _load(ctx: Context, video_id: str, part: str, cls: type[Message]) -> Message | None:
+    key = keys.join_key(video_id, part)
+    if not ctx.store.exists(key):
+        return None
+    message = cls()
+    message.ParseFromString(ctx.store.get_bytes(key))
+    return message
+
+
+def handle(ctx: Context, topic: str, message: Message) -> Result:
+    part = "text" if isinstance(message, pb.DenoisedText) else "frames"
+    video_id = message.video_id  # type: ignore[attr-defined]
+    ctx.store.put_bytes(keys.join_key(video_id, part), message.SerializeToString())
+    text = message if part == "text" else _load(ctx, video_id, "text", pb.DenoisedText)
+    frames = message if part == "frames" else _load(ctx, video_id, "frames", pb.FilteredFrames)
+    if text is None or frames is None:
+        return Result(state="waiting", detail={"have": part})
+    assert isinstance(text, pb.DenoisedText) and isinstance(frames, pb.FilteredFrames)
+    models = {**dict(text.models), "histo_filter": frames.model, "aligner": ALIGNER_NAME}
+    pairs = align(video_id, text.source, scored_from_pb(list(frames.chunks)),
+                  sentences_from_pb(list(text.sentences)), models, now_iso(), pad_s=ctx.settings.pair_pad_s)
+    writer = WebDatasetShardWriter(ctx.store, keys.PAIRS_PREFIX, video_id)
+    outputs = []
+    for record in pairs:
+        put_json(ctx.store, keys.pair_key(video_id, record.pair_id), record.to_dict())
+        writer.write(record, ctx.store.get_bytes(record.image))
+        outputs.append(Output(topics.PAIRS, video_id, pair_to_pb(record)))
+    writer.close()
+    kept = sum(c.keep for c in frames.chunks)
+    return Result(outputs=outputs, detail={"pairs": len(pairs), "kept_frames": kept,
+                                           "medical_sentences": sum(s.medical for s in text.sentences)})
+
+
+SPEC = ServiceSpec(name="aligner", inputs={topics.DENOISED: pb.DenoisedText, topics.FILTERED: pb.FilteredFrames},
+                   handle=handle)
+
+if __name__ == "__main__":
+    main(SPEC)

@@ -1,0 +1,97 @@
+"""Fetcher: requested video -> video object in the bucket; also polls subscriptions and serves Submit."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from google.protobuf.message import Message
+
+from quilt import keys, topics
+from quilt.stages.fetch import fetch, list_videos, parse_source, s3_store_for
+from quilt.status import read_video_status
+from quilt.submit import Submitter, build_request
+from quilt.subscriptions import SubscriptionRegistry
+from quiltpb.v1 import messages_pb2 as pb
+
+from .contract import Context, Output, Result, ServiceSpec
+from .control import ControlServicer
+from .runtime import ServiceRunner, main
+
+
+def handle(ctx: Context, topic: str, message: Message) -> Result:
+    assert isinstance(message, pb.VideoRequest)
+    earlier = read_video_status(ctx.store, message.video_id).get("fetcher", {})
+    if earlier.get("state") == "done":
+        # Dedup by video id: the video is already in the bucket and was passed on.
+        return Result(state="skipped")
+    source = parse_source(message.source)
+    s3 = None
+    if source.kind == "s3":
+        s = ctx.settings
+        s3 = s3_store_for(source, s.s3, s.s3_access_key, s.s3_secret_key)
+    with tempfile.TemporaryDirectory(prefix="quilt-fetch-") as tmp:
+        fetched = fetch(source, Path(tmp), s3=s3)
+        key = keys.video_key(message.video_id, fetched.path.suffix.lower())
+        ctx.store.put_file(key, fetched.path, "video/mp4")
+    out = pb.FetchedVideo(video_id=message.video_id, source=message.source, object_key=key,
+                          size_bytes=fetched.size_bytes, sha256=fetched.sha256, title=fetched.title)
+    return Result(outputs=[Output(topics.FETCHED, message.video_id, out)],
+                  detail={"object_key": key, "size_bytes": fetched.size_bytes, "title": fetched.title})
+
+
+def poll_forever(runner: ServiceRunner, stop: threading.Event) -> None:
+    """Submit each new video of each subscription exactly once (the registry remembers what it saw)."""
+    ctx = runner.ctx
+    registry = SubscriptionRegistry(ctx.store)
+    submitter: Submitter | None = None
+    last_poll: dict[str, float] = {}
+    while not stop.wait(1.0):
+        for sub in registry.list():
+            if time.monotonic() - last_poll.get(sub.sub_id, -1e9) < sub.interval_s:
+                continue
+            last_poll[sub.sub_id] = time.monotonic()
+            try:
+                submitter = submitter or Submitter(ctx.settings)
+                sender = submitter
+
+                def submit(video_id: str, source: str, sub_id: str = sub.sub_id) -> None:
+                    request = build_request(source, subscription_id=sub_id)
+                    sender.send([request])
+
+                def lister(src: str) -> list[tuple[str, str]]:
+                    parsed_s3 = None
+                    if src.startswith("s3://"):
+                        s = ctx.settings
+                        parsed_s3 = s3_store_for(parse_source(src), s.s3, s.s3_access_key,
+                                                 s.s3_secret_key)
+                    return list_videos(src, s3=parsed_s3)
+
+                new = registry.poll(sub, lister, submit)
+                if new:
+                    ctx.log.info("subscription polled", subscription=sub.source, submitted=len(new))
+            except Exception as err:  # noqa: BLE001 - a bad subscription must not stop the others
+                ctx.log.error("subscription poll failed", subscription=sub.source, error=repr(err))
+
+
+def control(runner: ServiceRunner) -> ControlServicer:
+    submitter: list[Submitter] = []
+
+    def submit(sources: list[str]) -> list[tuple[str, str]]:
+        requests = [build_request(source) for source in sources]
+        if not submitter:
+            submitter.append(Submitter(runner.settings))
+        submitter[0].send(requests)
+        return [(r.video_id, r.source) for r in requests]
+
+    stop = threading.Event()
+    threading.Thread(target=poll_forever, args=(runner, stop), daemon=True, name="subscriptions").start()
+    return ControlServicer("fetcher", runner.counters, submit=submit)
+
+
+SPEC = ServiceSpec(name="fetcher", inputs={topics.REQUESTED: pb.VideoRequest}, handle=handle)
+
+if __name__ == "__main__":
+    main(SPEC, control_factory=control)

@@ -1,0 +1,181 @@
+"""Runs a ServiceSpec as a faust worker with gRPC control, Prometheus metrics and a dead-letter path.
+
+The loop for each message: parse -> handler (in a thread, so the consumer keeps
+heart-beating) -> outputs produced and acknowledged by the broker -> status
+object written -> the event is acked, and faust commits the offset. A crash
+anywhere before the commit replays the message; handlers use deterministic
+keys, so a replay overwrites instead of duplicating.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import traceback
+from typing import Any
+
+import faust
+from google.protobuf.message import DecodeError, Message
+from prometheus_client import Counter, Gauge, Histogram, start_http_server
+
+from quilt import topics
+from quilt.config import Settings, load_settings
+from quilt.logs import configure_logging
+from quilt.stages.types import StageError
+from quilt.store import S3Store
+from quiltpb.v1 import messages_pb2 as pb
+
+from .contract import Context, Output, Result, ServiceSpec
+from .control import ControlServer, ControlServicer, Counters
+from quilt.status import write_status
+from quilt.time_util import now_iso
+
+MESSAGES = Counter("quilt_messages_total", "Messages handled", ["service", "outcome"])
+SECONDS = Histogram("quilt_stage_seconds", "Handler wall time", ["service"],
+                    buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300))
+IN_FLIGHT = Gauge("quilt_in_flight", "Messages being handled", ["service"])
+PRODUCED = Counter("quilt_produced_total", "Messages produced", ["service", "topic"])
+
+
+def build_app(spec: ServiceSpec, settings: Settings) -> faust.App:
+    # A short rebalance timeout: the broker here answers a join only after it,
+    # so the default (60 s) would stall every start.
+    return faust.App(
+        f"quilt-{spec.name}",
+        broker=f"kafka://{settings.kafka}",
+        web_enabled=False,
+        store="memory://",
+        topic_allow_declare=False,
+        consumer_auto_offset_reset="earliest",
+        broker_rebalance_timeout=3.0,
+        broker_session_timeout=20.0,
+        broker_heartbeat_interval=1.0,
+        broker_commit_every=1,
+        broker_commit_interval=1.0,
+        producer_acks=-1,
+        stream_buffer_maxsize=16,
+        logging_config=None,
+    )
+
+
+class ServiceRunner:
+    def __init__(self, spec: ServiceSpec, settings: Settings) -> None:
+        self.spec = spec
+        self.settings = settings
+        self.log = configure_logging(spec.name)
+        store = S3Store(settings.s3, settings.s3_access_key, settings.s3_secret_key, settings.bucket,
+                        secure=settings.s3_secure)
+        self.ctx = Context(settings=settings, store=store, log=self.log)
+        self.counters = Counters()
+        self.app = build_app(spec, settings)
+        self.out_topics: dict[str, Any] = {}
+
+    def out_topic(self, name: str) -> Any:
+        if name not in self.out_topics:
+            self.out_topics[name] = self.app.topic(self.settings.topic(name), key_serializer="raw",
+                                                   value_serializer="raw")
+        return self.out_topics[name]
+
+    async def produce(self, outputs: list[Output]) -> None:
+        for out in outputs:
+            fut = await self.out_topic(out.topic).send(key=out.key.encode(), value=out.message.SerializeToString())
+            await fut  # wait for the broker's ack: outputs are durable before the input is committed
+            PRODUCED.labels(self.spec.name, out.topic).inc()
+
+    async def dead_letter(self, video_id: str, topic: str, raw: bytes, reason: str, message: str,
+                          retryable: bool) -> None:
+        letter = pb.DeadLetter(video_id=video_id, stage=self.spec.name, reason=reason, message=message,
+                               input_topic=topic, input_value=raw, failed_at=now_iso(), retryable=retryable)
+        await self.produce([Output(topics.DEADLETTER, video_id or "unknown", letter)])
+
+    async def handle_event(self, topic: str, key: bytes | None, raw: bytes) -> None:
+        video_id = (key or b"").decode("utf-8", "replace")
+        log = self.log.bind(video_id=video_id, topic=topic)
+        short = topic.removeprefix(self.settings.topic_prefix)
+        started = time.monotonic()
+        self.counters.in_flight += 1
+        IN_FLIGHT.labels(self.spec.name).inc()
+        try:
+            try:
+                message: Message = self.spec.inputs[short]()
+                message.ParseFromString(raw)
+            except DecodeError as err:
+                await self.fail(video_id, topic, raw, "bad_message", f"cannot parse {short}: {err}", False, log)
+                return
+            result = await self.run_with_retries(short, message, log)
+            if isinstance(result, tuple):
+                reason, text, retryable = result
+                await self.fail(video_id, topic, raw, reason, text, retryable, log)
+                return
+            await self.produce(result.outputs)
+            seconds = time.monotonic() - started
+            if result.state != "skipped":  # keep the earlier, informative status of a duplicate
+                await asyncio.to_thread(write_status, self.ctx.store, video_id, self.spec.name, result.state,
+                                        detail=result.detail, seconds=seconds)
+            self.counters.record(video_id, result.state)
+            MESSAGES.labels(self.spec.name, result.state).inc()
+            SECONDS.labels(self.spec.name).observe(seconds)
+            log.info("handled", state=result.state, seconds=round(seconds, 3), outputs=len(result.outputs))
+        finally:
+            self.counters.in_flight -= 1
+            IN_FLIGHT.labels(self.spec.name).dec()
+
+    async def run_with_retries(self, short: str, message: Message, log: Any) -> Result | tuple[str, str, bool]:
+        for attempt in range(1, self.spec.max_attempts + 1):
+            try:
+                return await asyncio.to_thread(self.spec.handle, self.ctx, short, message)
+            except StageError as err:
+                return err.reason, str(err), False
+            except Exception as err:  # noqa: BLE001 - anything else is treated as transient
+                log.warning("attempt failed", attempt=attempt, error=repr(err))
+                if attempt == self.spec.max_attempts:
+                    return "transient_error", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", True
+                await asyncio.sleep(min(2.0 ** attempt, 30.0))
+        raise AssertionError("unreachable")
+
+    async def fail(self, video_id: str, topic: str, raw: bytes, reason: str, text: str, retryable: bool,
+                   log: Any) -> None:
+        await self.dead_letter(video_id, topic, raw, reason, text, retryable)
+        await asyncio.to_thread(write_status, self.ctx.store, video_id, self.spec.name, "failed",
+                                reason=reason, message=text[:2000])
+        self.counters.record(video_id, "failed", reason)
+        MESSAGES.labels(self.spec.name, "failed").inc()
+        log.error("failed", reason=reason, message=text[:500], retryable=retryable)
+
+    def register_agent(self) -> None:
+        channel = self.app.topic(*[self.settings.topic(name) for name in self.spec.inputs],
+                                 key_serializer="raw", value_serializer="raw")
+
+        async def agent(stream: Any) -> None:
+            async for event in stream.events():
+                await self.handle_event(event.message.topic, event.key, event.value)
+
+        self.app.agent(channel, name=f"{self.spec.name}-agent", concurrency=1)(agent)
+
+    def run(self, control: ControlServicer | None = None) -> None:
+        if self.spec.setup is not None:
+            self.spec.setup(self.ctx)
+        self.register_agent()
+        address = f"{self.settings.host}:{self.settings.service_grpc_port(self.spec.name)}"
+        server = ControlServer(self.spec.name, address, control or ControlServicer(self.spec.name, self.counters))
+        server.start()
+        start_http_server(self.settings.service_metrics_port(self.spec.name), addr=self.settings.host)
+
+        @self.app.on_rebalance_complete.connect
+        async def ready(sender: Any, **kwargs: Any) -> None:
+            server.set_serving(True)
+
+        self.log.info("starting", grpc=address, kafka=self.settings.kafka)
+        worker = faust.Worker(self.app, loglevel="WARNING", override_logging=False)
+        try:
+            worker.execute_from_commandline()
+        finally:
+            server.stop()
+            self.log.info("stopped")
+
+
+def main(spec: ServiceSpec, control_factory: Any = None) -> None:
+    settings = load_settings()
+    runner = ServiceRunner(spec, settings)
+    control = control_factory(runner) if control_factory else None
+    runner.run(control)

@@ -1,0 +1,40 @@
+"""Shared fixtures: one embedded S3 store per test session on a free loopback port."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from quilt.stack.ports import free_port, wait_port
+from quilt.store import S3Store
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real localbucket S3 server; yields its `host:port` endpoint."""
+    root = tmp_path_factory.mktemp("s3")
+    port = free_port()
+    exe = Path(sys.executable).with_name("localbucket")
+    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), str(root)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_port("127.0.0.1", port, 15):
+            raise RuntimeError("localbucket did not start")
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@pytest.fixture()
+def s3_store(s3_server: str, request: pytest.FixtureRequest) -> S3Store:
+    """A fresh bucket per test on the shared server."""
+    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    name = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in name)
+    store = S3Store(s3_server, "quilt", "quiltsecret", name)
+    store.ensure_bucket()
+    return store
