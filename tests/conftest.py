@@ -38,3 +38,6 @@ def s3_store(s3_server: str, request: pytest.FixtureRequest) -> S3Store:
     store = S3Store(s3_server, "quilt", "quiltsecret", name)
     store.ensure_bucket()
     return store
+
+
+from tests.stack_fixture import stack  # noqa: E402,F401  - the session-wide embedded stack
