@@ -29,7 +29,7 @@ class PairRecord:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "PairRecord":
+    def from_dict(cls, data: dict[str, Any]) -> PairRecord:
         missing = [name for name in PAIR_FIELDS if name not in data]
         if missing:
             raise ValueError(f"pair record lacks fields: {', '.join(missing)}")

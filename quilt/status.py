@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from quilt.time_util import now_iso
 from typing import Any
 
 from quilt.store import ObjectStore, get_json, put_json
+from quilt.time_util import now_iso
 
 STAGES = ("fetcher", "decoder", "asr", "denoiser", "histo_filter", "aligner")
 

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from quilt.time_util import now_iso
 from quiltpb.v1 import services_pb2 as spb
 from quiltpb.v1 import services_pb2_grpc as sgrpc
-
-from quilt.time_util import now_iso
 
 _ADDERS: dict[str, Callable[[object, grpc.Server], None]] = {
     "fetcher": sgrpc.add_FetcherServicer_to_server,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from google.protobuf.message import Message
@@ -42,34 +43,38 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
                   detail={"object_key": key, "size_bytes": fetched.size_bytes, "title": fetched.title})
 
 
+def _lister(ctx: Context) -> Callable[[str], list[tuple[str, str]]]:
+    def lister(source: str) -> list[tuple[str, str]]:
+        s3 = None
+        if source.startswith("s3://"):
+            s = ctx.settings
+            s3 = s3_store_for(parse_source(source), s.s3, s.s3_access_key, s.s3_secret_key)
+        return list_videos(source, s3=s3)
+
+    return lister
+
+
 def poll_forever(runner: ServiceRunner, stop: threading.Event) -> None:
     """Submit each new video of each subscription exactly once (the registry remembers what it saw)."""
     ctx = runner.ctx
     registry = SubscriptionRegistry(ctx.store)
-    submitter: Submitter | None = None
+    submitters: list[Submitter] = []
     last_poll: dict[str, float] = {}
+
+    def submit(video_id: str, source: str) -> None:
+        if not submitters:
+            submitters.append(Submitter(ctx.settings))
+        submitters[0].send([build_request(source, subscription_id=current[0])])
+
+    current = [""]
     while not stop.wait(1.0):
         for sub in registry.list():
             if time.monotonic() - last_poll.get(sub.sub_id, -1e9) < sub.interval_s:
                 continue
             last_poll[sub.sub_id] = time.monotonic()
+            current[0] = sub.sub_id
             try:
-                submitter = submitter or Submitter(ctx.settings)
-                sender = submitter
-
-                def submit(video_id: str, source: str, sub_id: str = sub.sub_id) -> None:
-                    request = build_request(source, subscription_id=sub_id)
-                    sender.send([request])
-
-                def lister(src: str) -> list[tuple[str, str]]:
-                    parsed_s3 = None
-                    if src.startswith("s3://"):
-                        s = ctx.settings
-                        parsed_s3 = s3_store_for(parse_source(src), s.s3, s.s3_access_key,
-                                                 s.s3_secret_key)
-                    return list_videos(src, s3=parsed_s3)
-
-                new = registry.poll(sub, lister, submit)
+                new = registry.poll(sub, _lister(ctx), submit)
                 if new:
                     ctx.log.info("subscription polled", subscription=sub.source, submitted=len(new))
             except Exception as err:  # noqa: BLE001 - a bad subscription must not stop the others

@@ -22,13 +22,13 @@ from quilt import topics
 from quilt.config import Settings, load_settings
 from quilt.logs import configure_logging
 from quilt.stages.types import StageError
+from quilt.status import write_status
 from quilt.store import S3Store
+from quilt.time_util import now_iso
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
 from .control import ControlServer, ControlServicer, Counters
-from quilt.status import write_status
-from quilt.time_util import now_iso
 
 MESSAGES = Counter("quilt_messages_total", "Messages handled", ["service", "outcome"])
 SECONDS = Histogram("quilt_stage_seconds", "Handler wall time", ["service"],
@@ -161,12 +161,12 @@ class ServiceRunner:
         server.start()
         start_http_server(self.settings.service_metrics_port(self.spec.name), addr=self.settings.host)
 
-        @self.app.on_rebalance_complete.connect
+        @self.app.on_rebalance_complete.connect  # type: ignore[arg-type]
         async def ready(sender: Any, **kwargs: Any) -> None:
             server.set_serving(True)
 
         self.log.info("starting", grpc=address, kafka=self.settings.kafka)
-        worker = faust.Worker(self.app, loglevel="WARNING", override_logging=False)
+        worker = faust.Worker(self.app, loglevel="WARNING", override_logging=False, quiet=True)
         try:
             worker.execute_from_commandline()
         finally:

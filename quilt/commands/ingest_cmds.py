@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import time
 
 from rich.table import Table
 
@@ -63,6 +64,6 @@ def subscriptions(args: argparse.Namespace) -> int:
         table.add_column(column)
     for sub in registry.list():
         table.add_row(sub.sub_id, sub.source, f"{sub.interval_s:.0f}", str(len(registry.seen(sub.sub_id))),
-                      sub.created_at)
+                      time.strftime("%Y-%m-%d %H:%M", time.gmtime(sub.created_at)))
     console.print(table)
     return 0

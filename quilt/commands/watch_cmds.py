@@ -49,7 +49,7 @@ def status(args: argparse.Namespace) -> int:
         console.print(table)
         return 0
     table = Table(title="videos")
-    table.add_column("video")
+    table.add_column("video", no_wrap=True)
     for stage in STAGES:
         table.add_column(stage)
     table.add_column("pairs")
