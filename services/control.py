@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from quilt.stages.types import StageError
 from quilt.time_util import now_iso
 from quiltpb.v1 import services_pb2 as spb
 from quiltpb.v1 import services_pb2_grpc as sgrpc
@@ -75,7 +76,7 @@ class ControlServicer:
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "Submit is served by the fetcher only")
         try:
             done = self.submit(list(request.sources))  # type: ignore[misc]
-        except ValueError as err:
+        except (StageError, ValueError) as err:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(err))
         return spb.SubmitReply(submitted=[spb.Submitted(video_id=v, source=s) for v, s in done])
 
