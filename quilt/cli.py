@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
     process = sub.add_parser("process", help="run every stage in one process (no broker, no Triton)",
                              description="Batch mode: the services' stage code in one process. Writes "
                                          "DIR/pairs.jsonl and DIR/images/.")
-    process.add_argument("sources", nargs="+", metavar="SOURCE", help="local file, http(s) URL or YouTube URL")
+    process.add_argument("sources", nargs="+", metavar="SOURCE",
+                         help="local file, http(s) URL, s3://bucket/key (QUILT_S3_* settings) or YouTube URL")
     process.add_argument("--out", required=True, metavar="DIR", help="output folder")
     process.add_argument("--histo-threshold", type=float, default=0.5, help="keep frames scoring at least this")
     process.add_argument("--pad", type=float, default=1.0,

@@ -13,10 +13,11 @@ from quilt.stages.align import align
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
 from quilt.stages.decode import DecodeParams, decode_video
 from quilt.stages.denoise import DENOISER_NAME, denoise, load_lexicon
-from quilt.stages.fetch import fetch, parse_source, video_id_for
+from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
 from quilt.stages.histo import HistoScorer, LocalHistoScorer
 from quilt.stages.imaging import encode_jpeg
 from quilt.stages.types import ScoredChunk, StageError
+from quilt.store import ObjectStore
 from quilt.time_util import now_iso
 from quilt.writers import JsonlPairWriter
 
@@ -51,6 +52,7 @@ class Processor:
     pad_s: float = 1.0
     decode_params: DecodeParams | None = None
     on_step: Callable[[str, str], None] = lambda video, step: None
+    s3_for: Callable[[Source], ObjectStore] | None = None  # opens the bucket of an s3:// source
 
     def __post_init__(self) -> None:
         self.transcriber = self.transcriber or FasterWhisperTranscriber()
@@ -79,7 +81,10 @@ class Processor:
         vid = outcome.video_id = video_id_for(source)
         with tempfile.TemporaryDirectory(prefix="quilt-process-") as tmp:
             done = self._step(outcome, "fetch")
-            fetched = fetch(source, Path(tmp))
+            if source.kind == "s3" and self.s3_for is None:
+                raise StageError("bad_source", f"{source.uri}: s3:// sources need S3 settings (QUILT_S3_*)")
+            s3 = self.s3_for(source) if source.kind == "s3" and self.s3_for else None
+            fetched = fetch(source, Path(tmp), s3=s3)
             done()
             done = self._step(outcome, "decode")
             decoded = decode_video(fetched.path, self.decode_params)

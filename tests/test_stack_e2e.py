@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
@@ -119,6 +120,10 @@ def test_grpc_health_status_and_submit(stack: Stack, tmp_path: Path) -> None:
         assert bad.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     stages = wait_video(stack, reply.submitted[0].video_id)
     assert stages["aligner"]["state"] == "done"
+    s = stack.settings
+    metrics = urllib.request.urlopen(f"http://{s.host}:{s.service_metrics_port('aligner')}/metrics", timeout=5)
+    text = metrics.read().decode()
+    assert 'quilt_messages_total{outcome="done",service="aligner"}' in text
 
 
 def test_folder_subscription_submits_each_video_once(stack: Stack, tmp_path: Path) -> None:

@@ -10,7 +10,10 @@ from pathlib import Path
 
 from rich.table import Table
 
+from quilt.config import load_settings
 from quilt.process import STEPS, Processor, VideoOutcome
+from quilt.stages.fetch import Source, s3_store_for
+from quilt.store import S3Store
 
 from .ui import console, progress_bar
 
@@ -24,7 +27,13 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float, pad_s: floa
             progress.update(task, step=f"{video}: {step}")
             progress.advance(task)
 
-        processor = Processor(out_dir, histo_threshold=threshold, pad_s=pad_s, on_step=on_step)
+        settings = load_settings()
+
+        def s3_for(source: Source) -> S3Store:
+            return s3_store_for(source, settings.s3, settings.s3_access_key, settings.s3_secret_key,
+                                secure=settings.s3_secure)
+
+        processor = Processor(out_dir, histo_threshold=threshold, pad_s=pad_s, on_step=on_step, s3_for=s3_for)
         try:
             for number, source in enumerate(sources, start=1):
                 outcomes.append(processor.run(source))

@@ -1,0 +1,46 @@
+"""`quilt process`: the stage code in one process writes pairs.jsonl and the images it names."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from quilt.cli import main
+from quilt.records import PAIR_FIELDS
+from tests.media.lecture import SlideSpec, make_corrupt, make_lecture
+
+LECTURE = [
+    SlideSpec("text", 5.0, "Welcome back to the channel, please like and subscribe.", title="Liver"),
+    SlideSpec("histology", 8.0, "The lymphocytes surround the glandular epithelium.", seed=3),
+    SlideSpec("photo", 5.0, "Thanks for watching, see you next time."),
+]
+
+
+def test_process_writes_pairs_and_images(tmp_path: Path) -> None:
+    video = tmp_path / "lecture.mp4"
+    make_lecture(video, LECTURE)
+    out = tmp_path / "out"
+    assert main(["process", str(video), "--out", str(out)]) == 0
+    lines = [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]
+    assert lines, "no pairs written"
+    for pair in lines:
+        assert list(pair) == list(PAIR_FIELDS)
+        assert (out / pair["image"]).is_file() and pair["image"].startswith("images/")
+        assert 5.0 - 0.6 <= pair["t_start"] and pair["t_end"] <= 13.0 + 0.6  # only the histology slide
+        assert "subscribe" not in pair["text"].lower()
+    assert "lymphocytes" in " ".join(p["text"].lower() for p in lines)
+    # Rerunning into the same folder is idempotent: the same pair ids, no duplicated lines.
+    assert main(["process", str(video), "--out", str(out)]) == 0
+    again = [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]
+    assert [p["pair_id"] for p in again] == [p["pair_id"] for p in lines]
+
+
+def test_process_reports_bad_input_and_keeps_going(tmp_path: Path) -> None:
+    good = tmp_path / "good.mp4"
+    make_lecture(good, [SlideSpec("histology", 8.0, "Here the stain highlights the glandular epithelium, "
+                                  "with lymphocytes in the stroma.", seed=3)])
+    broken = tmp_path / "broken.mp4"
+    make_corrupt(broken)
+    out = tmp_path / "out"
+    assert main(["process", str(broken), str(good), "--out", str(out)]) == 1  # failure is reported...
+    assert (out / "pairs.jsonl").read_text().strip()  # ...and the good video still produced pairs
