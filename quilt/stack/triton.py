@@ -68,6 +68,13 @@ def triton_env(repo_root: Path = REPO_ROOT, base: dict[str, str] | None = None) 
     libdir = str(sysconfig.get_config_var("LIBDIR") or "")
     ld = [p for p in (libdir, env.get("LD_LIBRARY_PATH", "")) if p]
     env["LD_LIBRARY_PATH"] = os.pathsep.join(ld)
+    # The stub embeds Python and ignores PYTHONPATH; it finds its interpreter by looking up
+    # `python3` on PATH, and only a venv's python3 (next to pyvenv.cfg) brings the venv's
+    # site-packages. So the venv's bin goes first on PATH.
+    if sys.prefix != sys.base_prefix:
+        venv_bin = str(Path(sys.prefix) / "bin")
+        env["PATH"] = os.pathsep.join(p for p in (venv_bin, env.get("PATH", "")) if p)
+        env["VIRTUAL_ENV"] = sys.prefix
     site_packages = sysconfig.get_paths()["purelib"]
     py = [str(repo_root), site_packages, env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in py if p)
