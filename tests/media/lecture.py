@@ -212,11 +212,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True, help="directory for lecture-NN.mp4")
     parser.add_argument("--count", type=int, default=1)
     parser.add_argument("--seconds-scale", type=float, default=1.0, help="stretch every slide (min 5 s)")
+    parser.add_argument("--parts", type=int, default=1,
+                        help="chain this many 40 s scripts (different seeds) into one lecture, "
+                             "keeping the narration as dense as a short one")
     args = parser.parse_args(argv)
     for i in range(1, args.count + 1):
         out = args.out / f"lecture-{i:02d}.mp4"
         tmp = out.with_name(out.name + ".part.mp4")
-        truth = make_lecture(tmp, default_script(seed=i, seconds_scale=args.seconds_scale))
+        script = [slide for part in range(args.parts)
+                  for slide in default_script(seed=i * 100 + part, seconds_scale=args.seconds_scale)]
+        truth = make_lecture(tmp, script)
         os.replace(tmp, out)  # never leave a half-written sample where the demo would pick it up
         print(f"{out} {truth.duration_s:.1f}s {len(truth.slides)} slides")
     return 0
