@@ -10,6 +10,15 @@ from quilt.config import SERVICES, ConfigError
 from quilt.stages.types import StageError
 
 
+def _wxh(text: str) -> tuple[int, int]:
+    """`--size WxH` (parsed here so building the parser imports no benchmark code)."""
+    try:
+        width, height = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH, e.g. 854x480, got {text!r}") from None
+    return width, height
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="quilt", description="Turn narrated histopathology lectures into image-text pairs, continuously.",
@@ -67,6 +76,29 @@ def build_parser() -> argparse.ArgumentParser:
                                                      "one-process pipeline.")
     bench_process.add_argument("sources", nargs="+", metavar="VIDEO", help="video files")
     bench_process.add_argument("--out", default="build/bench-process", help="scratch output folder")
+    bench_decode = bench_sub.add_parser(
+        "decode", help="the decoder against a plain full decode and Quilt's reference method",
+        description="Per file, run in separate processes (1) the project's decoder (decode_frames + "
+                    "iter_audio), (2) a plain PyAV decode of every frame to RGB and (3) Quilt's reference "
+                    "method (OpenCV, SSIM on random crops of every frame pair); print wall time, speed, "
+                    "peak RSS and chunks, then one line `decode: realtime=R vs_quilt=Q vs_full_decode=F "
+                    "peak_rss_mb=M` (ratios above 1: the project's decoder is faster; Q is 0 with "
+                    "--skip-quilt; RSS in MiB).")
+    bench_decode.add_argument("files", nargs="*", metavar="FILE", help="video files")
+    bench_decode.add_argument("--skip-quilt", action="store_true", help="leave out the (slow) reference method")
+    cores = bench_decode.add_mutually_exclusive_group()
+    cores.add_argument("--threads", type=int, default=0, metavar="N",
+                       help="pin each run to N cores; FFmpeg's and OpenCV's thread counts follow (0: all cores)")
+    cores.add_argument("--one-core", action="store_true",
+                       help="pin each run to one core, core 0 when allowed (same as --threads 1)")
+    bench_decode.add_argument("--json", metavar="PATH", help="also write the numbers to this JSON file")
+    bench_decode.add_argument("--generate", type=float, metavar="MINUTES",
+                              help="first generate a lecture of about this length (40 s parts) and bench it too")
+    bench_decode.add_argument("--out", default="build/bench-decode", metavar="DIR",
+                              help="folder for --generate (default build/bench-decode)")
+    bench_decode.add_argument("--size", type=_wxh, default=(854, 480), metavar="WxH",
+                              help="--generate frame size (default 854x480)")
+    bench_decode.add_argument("--fps", type=int, default=25, help="--generate frame rate (default 25)")
 
     demo = sub.add_parser("demo", help="run the sample lectures through the embedded stack",
                           description="Start the stack, submit the sample lectures, wait for their pairs, "
@@ -108,6 +140,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "process":
             from quilt.commands import process_cmds
             return process_cmds.process(args)
+        if args.command == "bench" and args.bench == "decode":
+            from quilt.commands import bench_decode
+            return bench_decode.run(args)
         if args.command == "bench":
             from quilt.commands import process_cmds
             return process_cmds.bench_process(args)

@@ -11,8 +11,8 @@ def frame_key(video_id: str, chunk_id: str) -> str:
     return f"frames/{video_id}/{chunk_id}.jpg"
 
 
-def audio_key(video_id: str) -> str:
-    return f"audio/{video_id}.f32"
+def audio_window_key(video_id: str, index: int) -> str:
+    return f"audio/{video_id}/{index:05d}.f32"
 
 
 def pair_key(video_id: str, pair_id: str) -> str:
@@ -25,3 +25,4 @@ def join_key(video_id: str, part: str) -> str:
 
 
 PAIRS_PREFIX = "pairs"
+PHASH_INDEX_PREFIX = "index/phash"

@@ -11,17 +11,20 @@ from pathlib import Path
 from quilt.ids import chunk_id
 from quilt.stages.align import align
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
-from quilt.stages.decode import DecodeParams, decode_video
+from quilt.stages.asr_windows import transcribe_windows
+from quilt.stages.decode import DecodeParams, decode_frames, iter_audio
 from quilt.stages.denoise import DENOISER_NAME, denoise, load_lexicon
 from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
 from quilt.stages.histo import HistoScorer, LocalHistoScorer
-from quilt.stages.imaging import encode_jpeg
-from quilt.stages.types import ScoredChunk, StageError
-from quilt.store import ObjectStore
+from quilt.stages.phash_index import PhashIndex
+from quilt.stages.types import FrameChunk, ScoredChunk, StageError
+from quilt.store import LocalStore, ObjectStore
 from quilt.time_util import now_iso
 from quilt.writers import JsonlPairWriter
 
-DECODER_NAME = "pyav-stable-chunks-v1"
+DECODER_NAME = "pyav-stable-chunks-v2"
+AUDIO_RATE = 16000
+AUDIO_WINDOW_S = 30.0
 ALIGNER_NAME = "interval-aligner-v1"
 STEPS = ("fetch", "decode", "asr", "denoise", "histo", "align")
 
@@ -59,6 +62,8 @@ class Processor:
         self.scorer = self.scorer or LocalHistoScorer()
         self.lexicon = load_lexicon()
         self.writer = JsonlPairWriter(self.out_dir)
+        # Near-duplicate images across videos, as the services keep it in the bucket.
+        self.index = PhashIndex(LocalStore(self.out_dir / "index"), "phash")
 
     def run(self, source_text: str) -> VideoOutcome:
         outcome = VideoOutcome(source=source_text)
@@ -87,28 +92,31 @@ class Processor:
             fetched = fetch(source, Path(tmp), s3=s3)
             done()
             done = self._step(outcome, "decode")
-            decoded = decode_video(fetched.path, self.decode_params)
+            frames = decode_frames(fetched.path, self.decode_params)
             done()
-        outcome.duration_s = decoded.duration_s
-        outcome.chunks = len(decoded.chunks)
-        done = self._step(outcome, "asr")
-        segments = self.transcriber.transcribe(decoded.audio, decoded.sample_rate) if decoded.audio.size else []
-        done()
+            outcome.duration_s = frames.duration_s
+            done = self._step(outcome, "asr")
+            windows = ((w.t_start, w.samples) for w in iter_audio(fetched.path, AUDIO_RATE, AUDIO_WINDOW_S))
+            segments = [s for batch in transcribe_windows(self.transcriber, windows, AUDIO_RATE) for s in batch]
+            done()
+        chunks = [c for c in frames.chunks if self._new_image(vid, c)]
+        outcome.chunks = len(chunks)
         done = self._step(outcome, "denoise")
         sentences = denoise(segments, self.lexicon)
         done()
         outcome.sentences, outcome.medical = len(sentences), sum(s.medical for s in sentences)
         done = self._step(outcome, "histo")
-        scores = self.scorer.score([c.image for c in decoded.chunks]) if decoded.chunks else []
+        scores = self.scorer.score([c.image for c in chunks]) if chunks else []
         jpegs: dict[str, bytes] = {}
         scored = []
-        for chunk, score in zip(decoded.chunks, scores, strict=True):
+        for chunk, score in zip(chunks, scores, strict=True):
             cid = chunk_id(vid, chunk.t_start, chunk.t_end)
-            jpegs[cid] = encode_jpeg(chunk.image)
-            scored.append(ScoredChunk(chunk_id=cid, t_start=chunk.t_start, t_end=chunk.t_end, image_ref=cid,
-                                      histo_score=score, keep=score >= self.histo_threshold, phash=chunk.phash))
+            jpegs[cid] = chunk.jpeg
+            for start, end in chunk.intervals or [(chunk.t_start, chunk.t_end)]:
+                scored.append(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref=cid, histo_score=score,
+                                          keep=score >= self.histo_threshold, phash=chunk.phash))
         done()
-        outcome.kept = sum(c.keep for c in scored)
+        outcome.kept = sum(score >= self.histo_threshold for score in scores)
         done = self._step(outcome, "align")
         models = {"decoder": DECODER_NAME, "asr": self.transcriber.name, "denoiser": DENOISER_NAME,
                   "histo_filter": self.scorer.name, "aligner": ALIGNER_NAME}
@@ -117,6 +125,13 @@ class Processor:
             self.writer.write(record, jpegs[record.image])
         done()
         outcome.pairs = len(pairs)
+
+    def _new_image(self, video_id: str, chunk: FrameChunk) -> bool:
+        """False for a near-duplicate of another video's image already in this output folder."""
+        if self.index.find(chunk.phash, video_id=video_id) is not None:
+            return False
+        self.index.add(chunk.phash, video_id, chunk_id(video_id, chunk.t_start, chunk.t_end), "")
+        return True
 
     def close(self) -> None:
         self.writer.close()

@@ -41,11 +41,17 @@ def sentences_from_pb(sentences: list[pb.Sentence]) -> list[Sentence]:
 
 
 def scored_from_pb(chunks: list[pb.ScoredChunk]) -> list[ScoredChunk]:
+    """One ScoredChunk per interval: a slide shown twice is one image paired with each showing's speech."""
     return [
-        ScoredChunk(chunk_id=c.chunk.chunk_id, t_start=c.chunk.t_start, t_end=c.chunk.t_end,
-                    image_ref=c.chunk.image_key, histo_score=c.histo_score, keep=c.keep, phash=c.chunk.phash)
+        ScoredChunk(chunk_id=c.chunk.chunk_id, t_start=start, t_end=end, image_ref=c.chunk.image_key,
+                    histo_score=c.histo_score, keep=c.keep, phash=c.chunk.phash)
         for c in chunks
+        for start, end in intervals_of(c.chunk)
     ]
+
+
+def intervals_of(chunk: pb.FrameChunk) -> list[tuple[float, float]]:
+    return [(i.t_start, i.t_end) for i in chunk.intervals] or [(chunk.t_start, chunk.t_end)]
 
 
 def pair_to_pb(record: PairRecord) -> pb.Pair:

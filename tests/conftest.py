@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from quilt.ids import short_hash
 from quilt.stack.ports import free_port, wait_port
 from quilt.store import S3Store
 
@@ -33,8 +34,10 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture()
 def s3_store(s3_server: str, request: pytest.FixtureRequest) -> S3Store:
     """A fresh bucket per test on the shared server."""
-    name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
-    name = "".join(ch if ch.isalnum() or ch == "-" else "-" for ch in name)
+    # Bucket names allow lower-case letters, digits and inner hyphens only; the hash keeps
+    # parametrised variants of one test apart.
+    text = "".join(ch if ch.isalnum() else "-" for ch in request.node.name.lower())
+    name = f"t-{text[:40].strip('-')}-{short_hash(request.node.nodeid, length=8)}"
     store = S3Store(s3_server, "quilt", "quiltsecret", name)
     store.ensure_bucket()
     return store

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from scipy.ndimage import gaussian_filter
 
-from quilt.stages.decode import DecodeParams, _Run, decode_video
+from quilt.stages.decode import DecodeParams, decode_frames, decode_video, iter_audio
 from quilt.stages.imaging import decode_jpeg, encode_jpeg, hamming, phash, sharpness
+from quilt.stages.stability import Run as _Run
 from quilt.stages.types import DecodedVideo, StageError
 from tests.media.lecture import (
     LectureTruth,
@@ -216,3 +217,56 @@ def test_jpeg_round_trip_and_sharpness() -> None:
     blurred = gaussian_filter(image, sigma=(2, 2, 0))
     assert sharpness(blurred) < sharpness(image)
     assert hamming("ffffffffffffffff", "0000000000000000") == 64
+
+
+def test_decode_frames_counts_and_matches_decode_video(lecture: tuple[Path, LectureTruth, list[SlideSpec]],
+                                                       decoded: DecodedVideo) -> None:
+    path, truth, _ = lecture
+    frames = decode_frames(path)
+    assert frames.has_audio
+    assert [(c.t_start, c.t_end) for c in frames.chunks] == [(c.t_start, c.t_end) for c in decoded.chunks]
+    total = int(round(truth.duration_s * 10))
+    assert 0 < frames.frames_decoded <= total
+    assert frames.frames_sampled == pytest.approx(truth.duration_s * 2, abs=2)
+
+
+def test_iter_audio_windows(lecture: tuple[Path, LectureTruth, list[SlideSpec]], decoded: DecodedVideo) -> None:
+    path, _, _ = lecture
+    windows = list(iter_audio(path, 16000, window_s=7.3))  # 7.3 * 16000 is whole; starts must not drift
+    assert [w.t_start for w in windows] == [pytest.approx(7.3 * k) for k in range(len(windows))]
+    assert all(w.samples.dtype == np.float32 and w.samples.ndim == 1 for w in windows)
+    assert all(w.samples.size == round(7.3 * 16000) for w in windows[:-1])
+    assert 0 < windows[-1].samples.size <= round(7.3 * 16000)
+    joined = np.concatenate([w.samples for w in windows])
+    np.testing.assert_array_equal(joined, decoded.audio)  # decode_video is the concatenation
+
+
+def test_iter_audio_odd_window_is_sample_accurate(tmp_path: Path) -> None:
+    path = tmp_path / "talk.m4a"
+    make_audio_only(path, "Eosin.", seconds=2.0)
+    windows = list(iter_audio(path, 16000, window_s=1 / 3))  # 5333.33 samples: boundaries alternate
+    starts = np.cumsum([0] + [w.samples.size for w in windows[:-1]])
+    for k, (window, start) in enumerate(zip(windows, starts, strict=True)):
+        assert window.t_start == pytest.approx(k / 3)
+        assert start == round(k / 3 * 16000)
+
+
+def test_iter_audio_pads_late_first_frame(tmp_path: Path) -> None:
+    """Audio starting 1.5 s into the file is preceded by silence so sample index == time * rate."""
+    path = tmp_path / "late.mp4"
+    make_lecture(path, [SlideSpec("histology", 4.0, "", seed=1)], with_audio=False)
+    late = tmp_path / "late-audio.m4a"
+    make_audio_only(late, "Nuclei.", seconds=2.0)
+    out = tmp_path / "muxed.mkv"
+    with av.open(str(late)) as src, av.open(str(out), "w") as dst:
+        stream = dst.add_stream_from_template(src.streams.audio[0])
+        for packet in src.demux(src.streams.audio[0]):
+            if packet.dts is None or packet.pts is None:
+                continue
+            packet.pts = packet.pts + int(1.5 / packet.time_base)
+            packet.dts = packet.dts + int(1.5 / packet.time_base)
+            packet.stream = stream
+            dst.mux(packet)
+    audio = np.concatenate([w.samples for w in iter_audio(out, 16000, window_s=1.0)])
+    assert np.abs(audio[: int(1.4 * 16000)]).max() == 0.0
+    assert audio.size == pytest.approx(3.5 * 16000, abs=0.1 * 16000)

@@ -44,3 +44,15 @@ def test_process_reports_bad_input_and_keeps_going(tmp_path: Path) -> None:
     out = tmp_path / "out"
     assert main(["process", str(broken), str(good), "--out", str(out)]) == 1  # failure is reported...
     assert (out / "pairs.jsonl").read_text().strip()  # ...and the good video still produced pairs
+
+
+def test_reuploaded_lecture_does_not_double_the_pairs(tmp_path: Path) -> None:
+    first, copy = tmp_path / "first.mp4", tmp_path / "reupload.mp4"
+    make_lecture(first, LECTURE)
+    make_lecture(copy, LECTURE, preset="medium")  # the same lecture, encoded again with other settings
+    out = tmp_path / "out"
+    assert main(["process", str(first), "--out", str(out)]) == 0
+    before = (out / "pairs.jsonl").read_text().splitlines()
+    assert before
+    assert main(["process", str(copy), "--out", str(out)]) == 0
+    assert (out / "pairs.jsonl").read_text().splitlines() == before

@@ -23,12 +23,17 @@ from tests.stack_fixture import bucket_of, wait_video
 
 pytestmark = pytest.mark.integration
 
-SHORT_LECTURE = [
-    SlideSpec("text", 5.0, "Welcome back to the channel, please like and subscribe.", title="Liver pathology"),
-    SlideSpec("histology", 8.0, "This hematoxylin and eosin section shows hepatocytes around the bile duct.",
-              seed=1, pointer=True),
-    SlideSpec("ihc", 8.0, "The lymphocytes show necrosis next to the glandular epithelium.", seed=2),
-]
+def short_lecture(seed: int) -> list[SlideSpec]:
+    """A 21 s lecture; each seed draws different tissue, since the stack drops images another video gave."""
+    return [
+        SlideSpec("text", 5.0, "Welcome back to the channel, please like and subscribe.", title="Liver pathology"),
+        SlideSpec("histology", 8.0, "This hematoxylin and eosin section shows hepatocytes around the bile duct.",
+                  seed=seed, pointer=True),
+        SlideSpec("ihc", 8.0, "The lymphocytes show necrosis next to the glandular epithelium.", seed=seed + 1),
+    ]
+
+
+SHORT_LECTURE = short_lecture(1)
 
 
 def submit(stack: Stack, path: Path) -> str:
@@ -89,6 +94,21 @@ def test_lecture_becomes_pairs_in_bucket_and_on_topic(stack: Stack, tmp_path: Pa
     assert shards and list(store.list(f"{keys.PAIRS_PREFIX}/index/{video_id}"))
 
 
+def test_reuploaded_lecture_adds_no_pairs(stack: Stack, tmp_path: Path) -> None:
+    original, copy = tmp_path / "original.mp4", tmp_path / "copy.mp4"
+    make_lecture(original, short_lecture(41))
+    make_lecture(copy, short_lecture(41), preset="medium")  # same pictures, other bytes, other video id
+    first = submit(stack, original)
+    assert wait_video(stack, first)["aligner"]["state"] == "done"
+    assert pair_records(stack, first)
+    second = submit(stack, copy)
+    assert second != first
+    stages = wait_video(stack, second)
+    assert stages["aligner"]["state"] == "done"
+    assert stages["decoder"]["detail"]["duplicates_dropped"] >= 2
+    assert pair_records(stack, second) == []
+
+
 def test_corrupt_video_goes_to_dead_letter(stack: Stack, tmp_path: Path) -> None:
     video = tmp_path / "broken.mp4"
     make_corrupt(video)
@@ -110,7 +130,7 @@ def test_grpc_health_status_and_submit(stack: Stack, tmp_path: Path) -> None:
         status = sgrpc.DecoderStub(channel).GetStatus(spb.StatusRequest(), timeout=5)
         assert status.service == "decoder"
     video = tmp_path / "via-grpc.mp4"
-    make_lecture(video, SHORT_LECTURE[1:2])
+    make_lecture(video, short_lecture(31)[1:2])
     with grpc.insecure_channel(addresses["fetcher"]) as channel:
         stub = sgrpc.FetcherStub(channel)
         reply = stub.Submit(spb.SubmitRequest(sources=[str(video)]), timeout=30)
@@ -152,7 +172,7 @@ def test_folder_subscription_submits_each_video_once(stack: Stack, tmp_path: Pat
 
 def test_restart_broker_and_service_mid_run_gives_each_pair_once(stack: Stack, tmp_path: Path) -> None:
     video = tmp_path / "restart.mp4"
-    make_lecture(video, SHORT_LECTURE)
+    make_lecture(video, short_lecture(11))
     video_id = submit(stack, video)
     wait_video(stack, video_id, stage="decoder", timeout_s=120)
     stack.restart("broker")
@@ -169,7 +189,7 @@ def test_stack_down_leaves_nothing_and_up_reprocesses_nothing(stack: Stack, tmp_
     from quilt.stack.processes import group_members
 
     video = tmp_path / "persist.mp4"
-    make_lecture(video, SHORT_LECTURE[1:2])
+    make_lecture(video, short_lecture(21)[1:2])
     video_id = submit(stack, video)
     wait_video(stack, video_id)
     before = {s: e["updated_at"] for s, e in bucket_status(stack, video_id).items()}

@@ -60,4 +60,4 @@ def hamming(a: str, b: str) -> int:
 
 def sharpness(image: np.ndarray) -> float:
     """Variance of the Laplacian: low for blurry frames (camera refocusing, transitions)."""
-    return float(np.var(laplace(to_grey(image).astype(np.float64))))
+    return float(np.var(laplace(to_grey(image).astype(np.float32)), dtype=np.float64))

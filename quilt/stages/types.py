@@ -7,6 +7,9 @@ protobuf and Kafka.
 
 from __future__ import annotations
 
+import os
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -24,19 +27,106 @@ class StageError(Exception):
         self.reason = reason
 
 
-@dataclass
-class FrameChunk:
-    """A stable stretch of video represented by one image."""
+class SpooledBytes:
+    """Bytes kept in a temporary file, removed when the last holder is garbage-collected."""
 
-    t_start: float
-    t_end: float
-    image: np.ndarray  # HxWx3 uint8 RGB, the representative (median) frame
-    sharpness: float = 0.0
-    phash: str = ""  # 16 hex digits, 64-bit perceptual hash
+    def __init__(self, data: bytes) -> None:
+        fd, name = tempfile.mkstemp(prefix="quilt-chunk-", suffix=".jpg")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        self.path = name
+        weakref.finalize(self, _remove_quietly, name)
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as handle:
+            return handle.read()
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+class FrameChunk:
+    """A stable stretch of video represented by one image.
+
+    The image is held either as pixels or, after `compact()`, as JPEG bytes: a decoder
+    keeps every distinct slide of a lecture until it has merged repeats, and JPEG keeps
+    that memory small however long the video is.
+    """
+
+    def __init__(self, t_start: float, t_end: float, image: np.ndarray | None = None, sharpness: float = 0.0,
+                 phash: str = "", intervals: list[tuple[float, float]] | None = None, jpeg: bytes = b"",
+                 spool: SpooledBytes | None = None) -> None:
+        if image is None and not jpeg and spool is None:
+            raise ValueError("a FrameChunk needs an image or its JPEG bytes")
+        self.t_start = t_start
+        self.t_end = t_end
+        self._image = image
+        self._jpeg = jpeg
+        self._spool: SpooledBytes | None = spool
+        self.sharpness = sharpness
+        self.phash = phash  # 16 hex digits, 64-bit perceptual hash
+        # Every span the same picture was on screen (a slide shown again later). Empty means just
+        # [(t_start, t_end)], so chunks built by older code keep their meaning.
+        self.intervals: list[tuple[float, float]] = list(intervals or [])
+
+    @property
+    def image(self) -> np.ndarray:
+        """HxWx3 uint8 RGB, the representative (median) frame."""
+        if self._image is not None:
+            return self._image
+        from quilt.stages.imaging import decode_jpeg
+
+        return decode_jpeg(self.jpeg)
+
+    @image.setter
+    def image(self, value: np.ndarray) -> None:
+        self._image, self._jpeg, self._spool = value, b"", None
+
+    @property
+    def jpeg(self) -> bytes:
+        if self._jpeg:
+            return self._jpeg
+        if self._spool is not None:
+            return self._spool.read()
+        from quilt.stages.imaging import encode_jpeg
+
+        assert self._image is not None
+        return encode_jpeg(self._image)
+
+    def compact(self, quality: int = 92, spool: bool = False) -> None:
+        """Keep only the JPEG bytes (about 1/20 of the pixels' memory), or only a temporary file
+        holding them (`spool`), so an hour of slides costs no memory at all."""
+        if self._image is None:
+            return
+        from quilt.stages.imaging import encode_jpeg
+
+        data, self._image = encode_jpeg(self._image, quality), None
+        if spool:
+            self._spool = SpooledBytes(data)
+        else:
+            self._jpeg = data
+
+    def take_picture_of(self, other: FrameChunk) -> None:
+        """Use another chunk's picture (and its sharpness and hash) for this one."""
+        self._image, self._jpeg = other._image, other._jpeg
+        self._spool = getattr(other, "_spool", None)
+        self.sharpness, self.phash = other.sharpness, other.phash
 
     @property
     def duration(self) -> float:
         return self.t_end - self.t_start
+
+    def spans(self) -> list[tuple[float, float]]:
+        """The intervals, or the single [t_start, t_end] span when none were recorded."""
+        return list(self.intervals) or [(self.t_start, self.t_end)]
+
+    def __repr__(self) -> str:
+        return (f"FrameChunk({self.t_start:.2f}-{self.t_end:.2f}s, phash={self.phash}, "
+                f"intervals={self.intervals}, {'pixels' if self._image is not None else 'jpeg'})")
 
 
 @dataclass
@@ -47,6 +137,25 @@ class DecodedVideo:
     audio: np.ndarray  # float32 mono at `sample_rate`; may be empty (no audio stream)
     sample_rate: int
     chunks: list[FrameChunk]
+
+
+@dataclass
+class VideoFrames:
+    """The picture side of a decoded file; the audio is streamed separately (see `AudioWindow`)."""
+
+    duration_s: float
+    chunks: list[FrameChunk]
+    has_audio: bool
+    frames_decoded: int = 0  # frames the codec actually produced (skipped non-reference frames excluded)
+    frames_sampled: int = 0  # frames examined by the stability test
+
+
+@dataclass
+class AudioWindow:
+    """A contiguous stretch of mono float32 audio starting `t_start` seconds into the video."""
+
+    t_start: float
+    samples: np.ndarray
 
 
 @dataclass
