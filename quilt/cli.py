@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench_decode.add_argument("--size", type=_wxh, default=(854, 480), metavar="WxH",
                               help="--generate frame size (default 854x480)")
     bench_decode.add_argument("--fps", type=int, default=25, help="--generate frame rate (default 25)")
+    keyframes = bench_sub.add_parser(
+        "keyframes", help="key-frame accuracy on generated lectures with known segments",
+        description="Generate lectures mixing stills, pans, zooms, fades, a presenter camera and repeated "
+                    "slides; decode them and score the key frames against the truth.")
+    keyframes.add_argument("--count", type=int, default=5, help="how many lectures (default 5)")
+    keyframes.add_argument("--seed", type=int, default=0, help="seed of the first lecture")
+    keyframes.add_argument("--out", default="build/bench-keyframes", metavar="DIR", help="where the lectures go")
 
     demo = sub.add_parser("demo", help="run the sample lectures through the embedded stack",
                           description="Start the stack, submit the sample lectures, wait for their pairs, "
@@ -140,6 +147,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "process":
             from quilt.commands import process_cmds
             return process_cmds.process(args)
+        if args.command == "bench" and args.bench == "keyframes":
+            from quilt.commands import bench_keyframes
+            return bench_keyframes.run(args)
         if args.command == "bench" and args.bench == "decode":
             from quilt.commands import bench_decode
             return bench_decode.run(args)

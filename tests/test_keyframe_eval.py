@@ -49,3 +49,16 @@ def test_decoder_on_generated_eval_lectures(tmp_path: Path) -> None:
     assert total.one_keyframe_rate >= 0.95
     assert total.duplicate_fraction <= 0.05
     assert total.in_motion == 0
+
+
+def test_bench_keyframes_command_reports_one_line(tmp_path, capsys) -> None:  # type: ignore[no-untyped-def]
+    import re
+
+    from quilt.cli import main
+
+    assert main(["bench", "keyframes", "--count", "1", "--seed", "3", "--out", str(tmp_path)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    match = re.fullmatch(r"keyframes: one_keyframe_rate=([0-9.]+) duplicate_fraction=([0-9.]+) in_motion=(\d+) "
+                         r"still_segments=(\d+) lectures=1", last)
+    assert match, last
+    assert float(match.group(1)) >= 0.9 and int(match.group(3)) == 0 and int(match.group(4)) > 0
