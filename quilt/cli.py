@@ -106,6 +106,32 @@ def build_parser() -> argparse.ArgumentParser:
     keyframes.add_argument("--count", type=int, default=5, help="how many lectures (default 5)")
     keyframes.add_argument("--seed", type=int, default=0, help="seed of the first lecture")
     keyframes.add_argument("--out", default="build/bench-keyframes", metavar="DIR", help="where the lectures go")
+    bench_text = bench_sub.add_parser(
+        "text", help="ASR + denoiser accuracy on held-out narration spoken by espeak-ng",
+        description="Speak held-out histopathology narration in several voices, transcribe it with Whisper "
+                    "(through Triton unless --no-triton), denoise it and report medical-term accuracy, WER, "
+                    "false corrections, chatter dropping and the ASR realtime factor.")
+    bench_text.add_argument("--no-triton", action="store_true", help="run Whisper in-process instead of in Triton")
+    bench_text.add_argument("--limit", type=int, default=0, metavar="N", help="only the first N sentences")
+    bench_text.add_argument("--voices", metavar="V:WPM,...",
+                            help="espeak-ng voices and speeds (default en-us:140,en-us:170,en-gb:150,en-gb-x-rp:160)")
+    bench_text.add_argument("--dev", action="store_true", help="use the DEV tuning set instead of the held-out set")
+    bench_text.add_argument("--verbose", action="store_true", help="print every reference, transcript and output")
+    bench_asr = bench_sub.add_parser(
+        "asr", help="Whisper realtime factor through Triton per serving configuration",
+        description="For each configuration (instance count, threads per instance, dynamic batching) start "
+                    "Triton with a patched copy of the whisper model, send REQUESTS clips of espeak-ng speech "
+                    "from each concurrency's client threads and print audio seconds per wall second, then one "
+                    "line `asr: realtime_1=X realtime_best=Y best_config=NAME@cC` (realtime_1: the first "
+                    "configuration at concurrency 1).")
+    bench_asr.add_argument("--configs", nargs="*", metavar="NAME",
+                           help="only these configurations (default: all: 1x2threads 2x1thread 2x2threads "
+                                "1x2threads+batching)")
+    bench_asr.add_argument("--concurrency", type=int, nargs="+", default=[1, 2, 4], metavar="C",
+                           help="client threads to try (default 1 2 4)")
+    bench_asr.add_argument("--requests", type=int, default=8, help="requests per measurement (default 8)")
+    bench_asr.add_argument("--clip", type=float, default=20.0, help="seconds of speech per request (default 20)")
+    bench_asr.add_argument("--out", metavar="DIR", help="keep model copies and Triton logs here (default: temp)")
 
     demo = sub.add_parser("demo", help="run the sample lectures through the embedded stack",
                           description="Start the stack, submit the sample lectures, wait for their pairs, "
@@ -126,6 +152,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as err:  # noqa: BLE001 - unreachable servers get one clear line, not a traceback
+        hint = unreachable_hint(err)
+        if hint is None:
+            raise
+        print(f"quilt: {hint}", file=sys.stderr)
+        return 3
+
+
+def unreachable_hint(err: Exception) -> str | None:
+    """A readable message when the S3 store or the broker cannot be reached, else None."""
+    from kafka.errors import KafkaTimeoutError
+    from urllib3.exceptions import MaxRetryError
+
+    from quilt.config import load_settings
+
+    settings = load_settings()
+    if isinstance(err, MaxRetryError):
+        return f"cannot reach the S3 store at {settings.s3}: is the stack up? (`quilt stack up`)"
+    if isinstance(err, KafkaTimeoutError):
+        return f"cannot reach the Kafka broker at {settings.kafka}: is the stack up? (`quilt stack up`)"
+    return None
 
 
 def dispatch(args: argparse.Namespace) -> int:
@@ -150,6 +197,12 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "bench" and args.bench == "keyframes":
             from quilt.commands import bench_keyframes
             return bench_keyframes.run(args)
+        if args.command == "bench" and args.bench == "text":
+            from quilt.commands import bench_text
+            return bench_text.run(args)
+        if args.command == "bench" and args.bench == "asr":
+            from quilt.commands import bench_asr
+            return bench_asr.run(args)
         if args.command == "bench" and args.bench == "decode":
             from quilt.commands import bench_decode
             return bench_decode.run(args)

@@ -40,6 +40,12 @@ class Settings:
     triton_url: str = ""  # host:port of Triton's gRPC endpoint; empty = embedded
     grpc_base_port: int = 50061  # service i listens on grpc_base_port + i
     metrics_base_port: int = 9161  # Prometheus metrics of service i on metrics_base_port + i
+    asr_prompt: str = ""  # Whisper's initial prompt; empty = the project's domain vocabulary, "none" = no prompt
+    asr_overlap_s: float = 2.0  # audio shared by consecutive ASR windows, merged at the seam
+    llm_base_url: str = ""  # an OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama); empty = lexicon only
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_timeout_s: float = 20.0
     histo_threshold: float = 0.5
     pair_pad_s: float = 1.0
     poll_interval_s: float = 60.0
@@ -62,6 +68,12 @@ class Settings:
 
     def service_metrics_port(self, service: str) -> int:
         return self.metrics_base_port + SERVICES.index(service)
+
+    def whisper_prompt(self) -> str | None:
+        """The transcribers' convention: None = the domain-vocabulary default, "" = no prompt."""
+        if not self.asr_prompt:
+            return None
+        return "" if self.asr_prompt.strip().lower() == "none" else self.asr_prompt
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name

@@ -13,9 +13,10 @@ from quilt.stages.align import align
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
 from quilt.stages.asr_windows import transcribe_windows
 from quilt.stages.decode import DecodeParams, decode_frames, iter_audio
-from quilt.stages.denoise import DENOISER_NAME, denoise, load_lexicon
+from quilt.stages.denoise import DENOISER_NAME, load_lexicon
 from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
 from quilt.stages.histo import HistoScorer, LocalHistoScorer
+from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
 from quilt.stages.phash_index import PhashIndex
 from quilt.stages.types import FrameChunk, ScoredChunk, StageError
 from quilt.store import LocalStore, ObjectStore
@@ -56,6 +57,8 @@ class Processor:
     decode_params: DecodeParams | None = None
     on_step: Callable[[str, str], None] = lambda video, step: None
     s3_for: Callable[[Source], ObjectStore] | None = None  # opens the bucket of an s3:// source
+    llm: LlmDenoiser | None = None  # an OpenAI-compatible corrector; None = the embedded lexicon corrector
+    overlap_s: float = 2.0
 
     def __post_init__(self) -> None:
         self.transcriber = self.transcriber or FasterWhisperTranscriber()
@@ -97,12 +100,13 @@ class Processor:
             outcome.duration_s = frames.duration_s
             done = self._step(outcome, "asr")
             windows = ((w.t_start, w.samples) for w in iter_audio(fetched.path, AUDIO_RATE, AUDIO_WINDOW_S))
-            segments = [s for batch in transcribe_windows(self.transcriber, windows, AUDIO_RATE) for s in batch]
+            batches = transcribe_windows(self.transcriber, windows, AUDIO_RATE, overlap_s=self.overlap_s)
+            segments = [s for batch in batches for s in batch]
             done()
         chunks = [c for c in frames.chunks if self._new_image(vid, c)]
         outcome.chunks = len(chunks)
         done = self._step(outcome, "denoise")
-        sentences = denoise(segments, self.lexicon)
+        sentences, backend = denoise_with(self.llm, segments, self.lexicon)
         done()
         outcome.sentences, outcome.medical = len(sentences), sum(s.medical for s in sentences)
         done = self._step(outcome, "histo")
@@ -118,7 +122,8 @@ class Processor:
         done()
         outcome.kept = sum(score >= self.histo_threshold for score in scores)
         done = self._step(outcome, "align")
-        models = {"decoder": DECODER_NAME, "asr": self.transcriber.name, "denoiser": DENOISER_NAME,
+        denoiser = backend if backend.startswith("llm:") else DENOISER_NAME
+        models = {"decoder": DECODER_NAME, "asr": self.transcriber.name, "denoiser": denoiser,
                   "histo_filter": self.scorer.name, "aligner": ALIGNER_NAME}
         pairs = align(vid, source.uri, scored, sentences, models, now_iso(), pad_s=self.pad_s)
         for record in pairs:

@@ -27,7 +27,8 @@ def segments_from_pb(segments: list[pb.Segment]) -> list[Segment]:
 def sentences_to_pb(sentences: list[Sentence]) -> list[pb.Sentence]:
     return [
         pb.Sentence(start=s.start, end=s.end, text=s.text, asr_text=s.asr_text, medical=s.medical,
-                    corrections=dict(s.corrections))
+                    corrections=dict(s.corrections), correction_scores=dict(s.correction_scores),
+                    entities=[pb.Entity(text=text, category=category) for text, category in s.entities])
         for s in sentences
     ]
 
@@ -35,7 +36,8 @@ def sentences_to_pb(sentences: list[Sentence]) -> list[pb.Sentence]:
 def sentences_from_pb(sentences: list[pb.Sentence]) -> list[Sentence]:
     return [
         Sentence(start=s.start, end=s.end, text=s.text, asr_text=s.asr_text, medical=s.medical,
-                 corrections=dict(s.corrections))
+                 corrections=dict(s.corrections), correction_scores=dict(s.correction_scores),
+                 entities=[(e.text, e.category) for e in s.entities])
         for s in sentences
     ]
 

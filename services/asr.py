@@ -1,4 +1,10 @@
-"""ASR: decoded audio windows -> Whisper transcript, with Whisper served by Triton."""
+"""ASR: decoded audio windows -> Whisper transcript, with Whisper served by Triton.
+
+Windows are transcribed one after the other with a short overlap merged at the
+seams. Each window's text is written to the bucket as soon as it is known
+(`transcripts/<video_id>/NNNNN.json`) and `quilt status` shows the progress, so a
+long lecture produces text long before it finishes.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,10 @@ import numpy as np
 from google.protobuf.message import Message
 
 from quilt import topics
-from quilt.stages.asr import TritonTranscriber
+from quilt.stages.asr import TritonTranscriber, segments_to_json
 from quilt.stages.asr_windows import transcribe_windows
+from quilt.status import write_status
+from quilt.store import put_json
 from quilt.wire import segments_to_pb
 from quiltpb.v1 import messages_pb2 as pb
 
@@ -22,7 +30,7 @@ def setup(ctx: Context) -> None:
 
 
 def _windows(ctx: Context, message: pb.DecodedMedia) -> Iterator[tuple[float, np.ndarray]]:
-    # One window in memory at a time: fetched just before it is transcribed.
+    # Fetched just before use: at most the current and the next window are in memory.
     for window in message.audio_windows:
         yield window.t_start, np.frombuffer(ctx.store.get_bytes(window.key), dtype="<f4")
 
@@ -30,14 +38,19 @@ def _windows(ctx: Context, message: pb.DecodedMedia) -> Iterator[tuple[float, np
 def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.DecodedMedia)
     transcriber: TritonTranscriber = ctx.clients["transcriber"]
-    segments = [segment for batch in transcribe_windows(transcriber, _windows(ctx, message),
-                                                        message.sample_rate or 16000)
-                for segment in batch]
-    out = pb.Transcript(video_id=message.video_id, source=message.source, model=transcriber.name,
+    vid, total = message.video_id, len(message.audio_windows)
+    segments = []
+    batches = transcribe_windows(transcriber, _windows(ctx, message), message.sample_rate or 16000,
+                                 overlap_s=ctx.settings.asr_overlap_s, initial_prompt=ctx.settings.whisper_prompt())
+    for number, batch in enumerate(batches):
+        segments.extend(batch)
+        put_json(ctx.store, f"transcripts/{vid}/{number:05d}.json", segments_to_json(batch))
+        write_status(ctx.store, vid, "asr", "running", detail={"windows_done": number + 1, "windows": total})
+    out = pb.Transcript(video_id=vid, source=message.source, model=transcriber.name,
                         segments=segments_to_pb(segments))
-    return Result(outputs=[Output(topics.TRANSCRIPTS, message.video_id, out)],
+    return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
-                          "windows": len(message.audio_windows)})
+                          "windows": total})
 
 
 SPEC = ServiceSpec(name="asr", inputs={topics.DECODED: pb.DecodedMedia}, handle=handle, setup=setup)

@@ -1,11 +1,17 @@
-"""Denoiser: raw transcript -> corrected sentences, medical ones marked."""
+"""Denoiser: raw transcript -> corrected sentences, medical ones marked and their entities tagged.
+
+With `llm_base_url` set, an OpenAI-compatible LLM corrects the text; on timeout,
+invalid output or unavailability the embedded lexicon corrector takes over, and
+the message says which backend produced the text.
+"""
 
 from __future__ import annotations
 
 from google.protobuf.message import Message
 
 from quilt import topics
-from quilt.stages.denoise import DENOISER_NAME, denoise, load_lexicon
+from quilt.stages.denoise import DENOISER_NAME, load_lexicon
+from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
 from quilt.wire import segments_from_pb, sentences_to_pb
 from quiltpb.v1 import messages_pb2 as pb
 
@@ -15,17 +21,21 @@ from .runtime import main
 
 def setup(ctx: Context) -> None:
     ctx.clients["lexicon"] = load_lexicon()
+    s = ctx.settings
+    ctx.clients["llm"] = (LlmDenoiser(s.llm_base_url, s.llm_model, api_key=s.llm_api_key or None,
+                                      timeout_s=s.llm_timeout_s) if s.llm_base_url else None)
 
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.Transcript)
-    sentences = denoise(segments_from_pb(list(message.segments)), ctx.clients["lexicon"])
-    out = pb.DenoisedText(video_id=message.video_id, source=message.source,
-                          sentences=sentences_to_pb(sentences),
-                          models={"asr": message.model, "denoiser": DENOISER_NAME})
+    sentences, backend = denoise_with(ctx.clients["llm"], segments_from_pb(list(message.segments)),
+                                      ctx.clients["lexicon"])
+    denoiser = backend if backend.startswith("llm:") else DENOISER_NAME
+    out = pb.DenoisedText(video_id=message.video_id, source=message.source, sentences=sentences_to_pb(sentences),
+                          models={"asr": message.model, "denoiser": denoiser}, backend=backend)
     return Result(outputs=[Output(topics.DENOISED, message.video_id, out)],
                   detail={"sentences": len(sentences), "medical": sum(s.medical for s in sentences),
-                          "corrections": sum(len(s.corrections) for s in sentences)})
+                          "corrections": sum(len(s.corrections) for s in sentences), "backend": backend})
 
 
 SPEC = ServiceSpec(name="denoiser", inputs={topics.TRANSCRIPTS: pb.Transcript}, handle=handle, setup=setup)

@@ -18,6 +18,7 @@ from quilt.stages.asr import (
     segments_from_json,
     segments_to_json,
 )
+from quilt.stages.asr_prompt import default_prompt
 from quilt.stages.types import Segment, StageError, Word
 
 SENTENCE = "The hematoxylin and eosin stain shows hepatocytes around the bile duct."
@@ -98,3 +99,41 @@ def test_json_round_trip_keeps_words() -> None:
     segs = [Segment(0.0, 1.5, "Bile duct.", [Word("Bile", 0.1, 0.5, 0.9), Word("duct.", 0.6, 1.2, 0.8)])]
     doc = {"model": "x", "language": "en", **segments_to_json(segs)}
     assert segments_from_json(doc) == segs
+
+
+class _RecordingModel:
+    """Stands in for WhisperModel to see which options a call passes."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, object]] = []
+
+    def transcribe(self, audio: np.ndarray, **kwargs: object) -> tuple[list[object], None]:
+        self.calls.append(kwargs)
+        return [], None
+
+
+def test_prompt_convention(transcriber: FasterWhisperTranscriber, monkeypatch: pytest.MonkeyPatch) -> None:
+    # None: the transcriber's prompt (default_prompt() unless configured); "": no prompt at all.
+    assert transcriber.initial_prompt == default_prompt()
+    fake = _RecordingModel()
+    monkeypatch.setattr(transcriber, "_model", fake)
+    audio = np.zeros(1600, np.float32)
+    transcriber.transcribe(audio)
+    transcriber.transcribe(audio, initial_prompt="")
+    transcriber.transcribe(audio, initial_prompt="Giemsa.", vad_filter=True, beam_size=3)
+    assert [c["initial_prompt"] for c in fake.calls] == [default_prompt(), None, "Giemsa."]
+    assert [c["vad_filter"] for c in fake.calls] == [False, False, True]
+    assert [c["beam_size"] for c in fake.calls] == [1, 1, 3]
+    monkeypatch.setattr(transcriber, "initial_prompt", "")  # as FasterWhisperTranscriber(initial_prompt="")
+    transcriber.transcribe(audio)
+    assert fake.calls[-1]["initial_prompt"] is None
+
+
+def test_vad_filter_drops_silence(transcriber: FasterWhisperTranscriber, speech: tuple[np.ndarray, int]) -> None:
+    raw, rate = speech
+    audio = prepare_audio(raw, rate)
+    padded = np.concatenate([np.zeros(16000 * 5, np.float32), audio])
+    segments = transcriber.transcribe(padded, vad_filter=True)
+    words = [w for s in segments for w in s.words]
+    assert words and words[0].start >= 4.0  # times stay in the input's time base
+    assert "duct" in " ".join(s.text for s in segments).lower()

@@ -144,3 +144,27 @@ def test_hunspell_reader_strips_flags_and_header(tmp_path: Path) -> None:
 
 def test_denoiser_name() -> None:
     assert DENOISER_NAME == "lexicon-denoiser-v1"
+
+
+def test_every_correction_has_a_score(lexicon: Lexicon) -> None:
+    [sentence] = denoise([segment("The hepatoxylin stains nuclei.", doubtful=("hepatoxylin",))], lexicon)
+    assert set(sentence.correction_scores) == set(sentence.corrections) == {"hepatoxylin"}
+    assert 0.78 <= sentence.correction_scores["hepatoxylin"] <= 1.0
+
+
+def test_real_words_are_not_fused_into_a_term(lexicon: Lexicon) -> None:
+    text = "Okay, so now to live for today."
+    [sentence] = denoise([segment(text, doubtful=("live", "for"))], lexicon)
+    assert sentence.text == text
+
+
+def test_a_term_with_a_made_up_ending_is_fixed(lexicon: Lexicon) -> None:
+    [sentence] = denoise([segment("Full of neutrophilin here.", doubtful=("neutrophilin",))], lexicon)
+    assert sentence.text == "Full of neutrophil here."
+
+
+def test_hyphenated_whisper_words_stay_joined(lexicon: Lexicon) -> None:
+    ws = [Word(" The", 0.0, 0.2, 0.9), Word(" cell", 0.3, 0.5, 0.9), Word("-rich", 0.5, 0.7, 0.9),
+          Word(" stroma.", 0.8, 1.0, 0.9)]
+    [sentence] = denoise([Segment(0.0, 1.0, "The cell-rich stroma.", ws)], lexicon)
+    assert sentence.text == "The cell-rich stroma."

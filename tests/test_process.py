@@ -56,3 +56,11 @@ def test_reuploaded_lecture_does_not_double_the_pairs(tmp_path: Path) -> None:
     assert before
     assert main(["process", str(copy), "--out", str(out)]) == 0
     assert (out / "pairs.jsonl").read_text().splitlines() == before
+
+
+def test_commands_explain_an_unreachable_stack(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from quilt.stack.ports import free_port
+
+    monkeypatch.setenv("QUILT_S3_PORT", str(free_port()))  # nothing listens there
+    assert main(["status"]) == 3
+    assert "cannot reach the S3 store" in capsys.readouterr().err

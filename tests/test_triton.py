@@ -50,6 +50,15 @@ def test_whisper_matches_in_process(triton_url: str, lecture_audio: np.ndarray) 
     assert remote == local  # times and word probabilities too (both rounded the same way)
 
 
+def test_whisper_per_request_options_match_in_process(triton_url: str, lecture_audio: np.ndarray) -> None:
+    # "" turns the default vocabulary prompt off; vad_filter and beam_size travel in OPTIONS_JSON.
+    clip = np.concatenate([np.zeros(16000 * 3, np.float32), lecture_audio[: 16000 * 6]])
+    local = FasterWhisperTranscriber(beam_size=1, cpu_threads=2)
+    remote = TritonTranscriber(triton_url)
+    for options in ({"initial_prompt": ""}, {"vad_filter": True}, {"beam_size": 2, "initial_prompt": "Giemsa."}):
+        assert remote.transcribe(clip, **options) == local.transcribe(clip, **options), options
+
+
 def test_whisper_options_and_empty(triton_url: str, lecture_audio: np.ndarray) -> None:
     client = TritonTranscriber(triton_url)
     assert client.transcribe(np.zeros(0, np.float32)) == []

@@ -12,7 +12,9 @@ from rich.table import Table
 
 from quilt.config import load_settings
 from quilt.process import STEPS, Processor, VideoOutcome
+from quilt.stages.asr import FasterWhisperTranscriber
 from quilt.stages.fetch import Source, s3_store_for
+from quilt.stages.llm_denoise import LlmDenoiser
 from quilt.store import S3Store
 
 from .ui import console, progress_bar
@@ -33,7 +35,11 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float, pad_s: floa
             return s3_store_for(source, settings.s3, settings.s3_access_key, settings.s3_secret_key,
                                 secure=settings.s3_secure)
 
-        processor = Processor(out_dir, histo_threshold=threshold, pad_s=pad_s, on_step=on_step, s3_for=s3_for)
+        llm = (LlmDenoiser(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key or None,
+                           timeout_s=settings.llm_timeout_s) if settings.llm_base_url else None)
+        processor = Processor(out_dir, transcriber=FasterWhisperTranscriber(initial_prompt=settings.whisper_prompt()),
+                              histo_threshold=threshold, pad_s=pad_s, on_step=on_step, s3_for=s3_for, llm=llm,
+                              overlap_s=settings.asr_overlap_s)
         try:
             for number, source in enumerate(sources, start=1):
                 outcomes.append(processor.run(source))

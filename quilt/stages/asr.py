@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from quilt.stages.asr_prompt import default_prompt
 from quilt.stages.types import Segment, StageError, Word
 
 SAMPLE_RATE = 16000
@@ -111,11 +112,17 @@ def raise_stage_error(exc: Exception) -> None:
 
 
 class FasterWhisperTranscriber:
-    """In-process faster-whisper; also what the Triton python model wraps."""
+    """In-process faster-whisper; also what the Triton python model wraps.
+
+    `initial_prompt`: None (default) uses `default_prompt()`, "" disables the prompt, any
+    other text is used as is. A call's own `initial_prompt` follows the same rule, with None
+    meaning "this transcriber's prompt". `model_path` selects the weights (tiny.en packaged;
+    a large-v3 or distil-whisper CTranslate2 folder on a GPU host).
+    """
 
     def __init__(self, model_path: Path | None = None, compute_type: str = "int8", beam_size: int = 1,
                  cpu_threads: int = 2, word_timestamps: bool = True, vad_filter: bool = False,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", initial_prompt: str | None = None) -> None:
         from faster_whisper import WhisperModel
 
         path = model_path or default_whisper_path()
@@ -123,17 +130,21 @@ class FasterWhisperTranscriber:
         self.beam_size = beam_size
         self.word_timestamps = word_timestamps
         self.vad_filter = vad_filter
+        self.initial_prompt = default_prompt() if initial_prompt is None else initial_prompt
         self._model = WhisperModel(str(path), device=device, compute_type=compute_type,
                                    cpu_threads=cpu_threads)
 
     def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                   initial_prompt: str | None = None, beam_size: int | None = None) -> list[Segment]:
+                   initial_prompt: str | None = None, beam_size: int | None = None,
+                   vad_filter: bool | None = None) -> list[Segment]:
         arr = prepare_audio(audio, sample_rate)
         if arr.size == 0:
             return []
+        prompt = self.initial_prompt if initial_prompt is None else initial_prompt
         raw, _info = self._model.transcribe(
-            arr, language="en", beam_size=beam_size or self.beam_size, initial_prompt=initial_prompt,
-            word_timestamps=self.word_timestamps, vad_filter=self.vad_filter,
+            arr, language="en", beam_size=beam_size or self.beam_size, initial_prompt=prompt or None,
+            word_timestamps=self.word_timestamps,
+            vad_filter=self.vad_filter if vad_filter is None else vad_filter,
             # Deterministic decoding so the served and in-process models agree.
             temperature=0.0, condition_on_previous_text=False)
         return segments_from_whisper(raw)
@@ -151,25 +162,43 @@ class TritonTranscriber:
         self._client = grpcclient.InferenceServerClient(url)
         # Replaced by the served model's own label after the first reply.
         self.name = f"triton/{model}"
+        self._batch_dim: bool | None = None
+
+    def _batched(self) -> bool:
+        """Whether the served config has max_batch_size > 0 (dynamic batching): inputs then need a batch dim."""
+        if self._batch_dim is None:
+            from tritonclient.utils import InferenceServerException
+
+            try:
+                cfg = self._client.get_model_config(self.model, client_timeout=self.timeout_s).config
+            except InferenceServerException as exc:
+                raise ModelUnavailable(f"Triton model {self.model!r} at {self.url} failed: {exc}") from exc
+            self._batch_dim = int(cfg.max_batch_size) > 0
+        return self._batch_dim
 
     def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                   initial_prompt: str | None = None, beam_size: int | None = None) -> list[Segment]:
+                   initial_prompt: str | None = None, beam_size: int | None = None,
+                   vad_filter: bool | None = None) -> list[Segment]:
+        """`initial_prompt` None: the server's configured prompt; "": none (see FasterWhisperTranscriber)."""
         import tritonclient.grpc as grpcclient
         from tritonclient.utils import InferenceServerException
 
         arr = prepare_audio(audio, sample_rate)
         if arr.size == 0:
             return []
-        inputs = [grpcclient.InferInput("AUDIO_16K", [arr.size], "FP32")]
-        inputs[0].set_data_from_numpy(arr)
+        lead = [1] if self._batched() else []
+        inputs = [grpcclient.InferInput("AUDIO_16K", [*lead, arr.size], "FP32")]
+        inputs[0].set_data_from_numpy(arr.reshape(*lead, arr.size))
         options: dict[str, Any] = {}
-        if initial_prompt:
+        if initial_prompt is not None:
             options["initial_prompt"] = initial_prompt
         if beam_size:
             options["beam_size"] = beam_size
+        if vad_filter is not None:
+            options["vad_filter"] = vad_filter
         if options:
-            opt = grpcclient.InferInput("OPTIONS_JSON", [1], "BYTES")
-            opt.set_data_from_numpy(np.array([json.dumps(options).encode()], dtype=np.object_))
+            opt = grpcclient.InferInput("OPTIONS_JSON", [*lead, 1], "BYTES")
+            opt.set_data_from_numpy(np.array([json.dumps(options).encode()], dtype=np.object_).reshape(*lead, 1))
             inputs.append(opt)
         try:
             result = self._client.infer(self.model, inputs,

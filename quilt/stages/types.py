@@ -185,7 +185,11 @@ class Sentence:
     text: str  # corrected text
     asr_text: str  # what Whisper heard
     medical: bool
-    corrections: dict[str, str] = field(default_factory=dict)
+    corrections: dict[str, str] = field(default_factory=dict)  # ASR span -> replacement (kept for old readers)
+    # Score in [0, 1] of each replacement in `corrections`, same keys: how close sound and spelling were
+    # (lexicon) or what the LLM claimed; lets a reviewer sort the least certain changes first.
+    correction_scores: dict[str, float] = field(default_factory=dict)
+    entities: list[tuple[str, str]] = field(default_factory=list)  # (surface text, category), see entities.py
 
 
 @dataclass

@@ -23,6 +23,12 @@ def _param(config: dict[str, Any], key: str, default: str) -> str:
     return value or default
 
 
+def _prompt(value: str) -> str | None:
+    # A config parameter cannot be absent-vs-empty, so "" means the default prompt and the
+    # literal "none" turns prompting off (FasterWhisperTranscriber's None / "" convention).
+    return "" if value.strip().lower() == "none" else (value or None)
+
+
 class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
@@ -36,7 +42,7 @@ class TritonPythonModel:
             cpu_threads=int(_param(config, "cpu_threads", "2")),
             word_timestamps=_param(config, "word_timestamps", "true").lower() == "true",
             vad_filter=_param(config, "vad_filter", "false").lower() == "true",
-            device=device)
+            device=device, initial_prompt=_prompt(_param(config, "initial_prompt", "")))
 
     def _one(self, request: Any) -> Any:
         audio = pb_utils.get_input_tensor_by_name(request, "AUDIO_16K").as_numpy().reshape(-1)
@@ -46,12 +52,16 @@ class TritonPythonModel:
             raw = opt.as_numpy().reshape(-1)[0]
             options = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
         segments = self.transcriber.transcribe(
-            audio, initial_prompt=options.get("initial_prompt"), beam_size=options.get("beam_size"))
+            audio, initial_prompt=options.get("initial_prompt"), beam_size=options.get("beam_size"),
+            vad_filter=options.get("vad_filter"))
         doc = {"model": self.transcriber.name, "language": "en", **segments_to_json(segments)}
         out = np.array([json.dumps(doc).encode()], dtype=np.object_)
         return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("TRANSCRIPT_JSON", out)])
 
     def execute(self, requests: list[Any]) -> list[Any]:
+        # With dynamic batching Triton hands over several requests at once; they are decoded one
+        # after another because CTranslate2 on CPU gained nothing from batching whole windows
+        # (quilt bench asr), while a second instance does use the second core.
         responses = []
         for request in requests:
             try:
