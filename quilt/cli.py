@@ -133,6 +133,16 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr.add_argument("--clip", type=float, default=20.0, help="seconds of speech per request (default 20)")
     bench_asr.add_argument("--out", metavar="DIR", help="keep model copies and Triton logs here (default: temp)")
 
+    gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
+                             description="Write DIR/index.html showing the newest pairs (image, text, what "
+                                         "Whisper heard, interval, histology score), from the bucket or from a "
+                                         "`quilt process` folder; --serve shows it on a loopback port.")
+    gallery.add_argument("--from", dest="source", metavar="DIR",
+                         help="a `quilt process` output folder (default: the stack's bucket)")
+    gallery.add_argument("--out", default="build/gallery", metavar="DIR", help="where the page goes")
+    gallery.add_argument("--limit", type=int, default=200, help="how many pairs (default 200)")
+    gallery.add_argument("--serve", type=int, metavar="PORT", help="serve the page on 127.0.0.1:PORT")
+
     demo = sub.add_parser("demo", help="run the sample lectures through the embedded stack",
                           description="Start the stack, submit the sample lectures, wait for their pairs, "
                                       "print a summary and stop the stack.")
@@ -140,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--count", type=int, default=2, help="how many sample lectures")
     demo.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the pairs")
     demo.add_argument("--keep-running", action="store_true", help="leave the stack up afterwards")
+    demo.add_argument("--gallery", default="build/gallery", metavar="DIR", help="where the page of pairs goes")
     return parser
 
 
@@ -209,6 +220,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "bench":
             from quilt.commands import process_cmds
             return process_cmds.bench_process(args)
+        if args.command == "gallery":
+            from quilt.commands import gallery_cmd
+            return gallery_cmd.run(args)
         if args.command == "demo":
             from quilt.commands import demo
             return demo.run(args)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from quilt import keys, topics
+from quilt import gallery, keys, topics
 from quilt.config import Settings, load_settings
 from quilt.stack.launcher import REPO_ROOT, Stack
 from quilt.status import STAGES, read_video_status
@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
                           str(in_bucket), str(on_topic.get(vid, 0)), state)
         console.print(table)
         console.print(stack_table(stack))
+        shown = gallery.from_bucket(store, Path(args.gallery), limit=200)
+        console.print(f"gallery of {shown} pairs: {Path(args.gallery).resolve() / 'index.html'}")
     finally:
         if not args.keep_running:
             stack.down()
