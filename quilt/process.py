@@ -15,7 +15,9 @@ from quilt.stages.asr_windows import transcribe_windows
 from quilt.stages.decode import DecodeParams, decode_frames, iter_audio
 from quilt.stages.denoise import DENOISER_NAME, load_lexicon
 from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
+from quilt.stages.frame_view import frame_view
 from quilt.stages.histo import HistoScorer, LocalHistoScorer
+from quilt.stages.imaging import encode_jpeg
 from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
 from quilt.stages.phash_index import PhashIndex
 from quilt.stages.types import FrameChunk, ScoredChunk, StageError
@@ -110,12 +112,14 @@ class Processor:
         done()
         outcome.sentences, outcome.medical = len(sentences), sum(s.medical for s in sentences)
         done = self._step(outcome, "histo")
-        scores = self.scorer.score([c.image for c in chunks]) if chunks else []
+        views = [frame_view(c.image) for c in chunks]
+        scores = self.scorer.score([v.image for v in views]) if chunks else []
         jpegs: dict[str, bytes] = {}
         scored = []
-        for chunk, score in zip(chunks, scores, strict=True):
+        for chunk, view, score in zip(chunks, views, scores, strict=True):
             cid = chunk_id(vid, chunk.t_start, chunk.t_end)
-            jpegs[cid] = chunk.jpeg
+            # The pair shows the microscope field of view when the frame had UI chrome around it.
+            jpegs[cid] = encode_jpeg(view.image) if view.crop else chunk.jpeg
             for start, end in chunk.intervals or [(chunk.t_start, chunk.t_end)]:
                 scored.append(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref=cid, histo_score=score,
                                           keep=score >= self.histo_threshold, phash=chunk.phash))

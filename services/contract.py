@@ -10,7 +10,7 @@ import structlog
 from google.protobuf.message import Message
 
 from quilt.config import Settings
-from quilt.store import S3Store
+from quilt.store import ObjectStore
 
 
 @dataclass
@@ -32,7 +32,7 @@ class Result:
 @dataclass
 class Context:
     settings: Settings
-    store: S3Store
+    store: ObjectStore
     log: structlog.stdlib.BoundLogger
     clients: dict[str, Any] = field(default_factory=dict)  # Triton clients etc., built by setup
 

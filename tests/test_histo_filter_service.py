@@ -1,0 +1,52 @@
+"""The histo_filter adapter: crops chrome away before scoring, stores the crop, tags impurities."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import structlog
+
+from quilt.config import Settings
+from quilt.stages.histo import histo_score
+from quilt.stages.imaging import decode_jpeg, encode_jpeg
+from quilt.store import LocalStore
+from quiltpb.v1 import messages_pb2 as pb
+from services import histo_filter
+from services.contract import Context
+from tests.media.impure import clean_tissue, viewer_window
+
+
+class InProcessScorer:
+    """Stands in for Triton only to keep this adapter test small; Triton itself is tested in test_triton.py."""
+
+    name = "histo-heuristic-v1"
+
+    def __init__(self) -> None:
+        self.seen: list[np.ndarray] = []
+
+    def score(self, images: list[np.ndarray]) -> list[float]:
+        self.seen.extend(images)
+        return [histo_score(image) for image in images]
+
+
+def test_viewer_frame_is_cropped_and_tagged(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    (viewer, _, box), (tissue, _, _) = viewer_window(1), clean_tissue(2)
+    chunks = []
+    for n, image in enumerate((viewer, tissue)):
+        key = f"frames/v-1/c{n}.jpg"
+        store.put_bytes(key, encode_jpeg(image))
+        chunks.append(pb.FrameChunk(chunk_id=f"c{n}", t_start=n * 5.0, t_end=n * 5.0 + 4, image_key=key))
+    scorer = InProcessScorer()
+    ctx = Context(settings=Settings(), store=store, log=structlog.get_logger(), clients={"scorer": scorer})
+    [out] = histo_filter.handle(ctx, "media.decoded", pb.DecodedMedia(video_id="v-1", chunks=chunks)).outputs
+    viewer_chunk, tissue_chunk = out.message.chunks
+    assert "ui_chrome" in viewer_chunk.impurity_tags and viewer_chunk.HasField("crop") and box is not None
+    assert viewer_chunk.chunk.image_key == "frames/v-1/c0-fov.jpg"
+    cropped = decode_jpeg(store.get_bytes(viewer_chunk.chunk.image_key))
+    assert cropped.shape[:2] == scorer.seen[0].shape[:2] and cropped.shape[0] < viewer.shape[0]
+    assert abs(viewer_chunk.crop.x0 - box[0]) <= 10 and abs(viewer_chunk.crop.y1 - box[3]) <= 10
+    assert viewer_chunk.histo_score > histo_score(viewer)  # the crop scores better than the whole window
+    assert list(tissue_chunk.impurity_tags) == [] and not tissue_chunk.HasField("crop")
+    assert tissue_chunk.chunk.image_key == "frames/v-1/c1.jpg" and tissue_chunk.keep
