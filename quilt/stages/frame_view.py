@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from quilt.stages.impurity import find_tissue_box, impurity_tags
+from quilt.stages.impurity import inspect
 
 
 @dataclass
@@ -21,6 +21,6 @@ class FrameView:
 
 
 def frame_view(frame: np.ndarray) -> FrameView:
-    box = find_tissue_box(frame)
+    box, tags = inspect(frame)
     view = frame[box[1]:box[3], box[0]:box[2]] if box else frame
-    return FrameView(image=np.ascontiguousarray(view), crop=box, tags=impurity_tags(frame))
+    return FrameView(image=np.ascontiguousarray(view), crop=box, tags=tags)

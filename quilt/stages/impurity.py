@@ -269,12 +269,19 @@ class FilterVerdict:
     crop: Box | None = None
 
 
-def assess(image: np.ndarray) -> FilterVerdict:
-    """Tags, crop and histology score in one pass over the shared maps."""
+def inspect(image: np.ndarray) -> tuple[Box | None, list[str]]:
+    """`find_tissue_box` and `impurity_tags` in one pass over the shared maps."""
     arr = np.asarray(image)
     work = _prepare(arr)
     panels = _is_multi_panel(work)
     box = _tissue_box(work, panels)
     crop = None if box is None else _to_full(box, work.factor, arr.shape)
+    return crop, _tags(work, box, panels)
+
+
+def assess(image: np.ndarray) -> FilterVerdict:
+    """Tags, crop and histology score in one pass over the shared maps."""
+    arr = np.asarray(image)
+    crop, tags = inspect(arr)
     target = arr if crop is None else arr[crop[1]:crop[3], crop[0]:crop[2]]
-    return FilterVerdict(score=histo_score(target), tags=_tags(work, box, panels), crop=crop)
+    return FilterVerdict(score=histo_score(target), tags=tags, crop=crop)
