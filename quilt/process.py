@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from quilt.ids import chunk_id
-from quilt.stages.align import align
+from quilt.stages.align import ALIGNER_NAME, align
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
 from quilt.stages.asr_windows import transcribe_windows
-from quilt.stages.decode import DecodeParams, decode_frames, iter_audio
+from quilt.stages.decode import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, DecodeParams, decode_frames, iter_audio
 from quilt.stages.denoise import DENOISER_NAME, load_lexicon
 from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
 from quilt.stages.frame_view import frame_view
@@ -25,10 +25,6 @@ from quilt.store import LocalStore, ObjectStore
 from quilt.time_util import now_iso
 from quilt.writers import JsonlPairWriter
 
-DECODER_NAME = "pyav-stable-chunks-v2"
-AUDIO_RATE = 16000
-AUDIO_WINDOW_S = 30.0
-ALIGNER_NAME = "interval-aligner-v1"
 STEPS = ("fetch", "decode", "asr", "denoise", "histo", "align")
 
 
@@ -120,7 +116,7 @@ class Processor:
             cid = chunk_id(vid, chunk.t_start, chunk.t_end)
             # The pair shows the microscope field of view when the frame had UI chrome around it.
             jpegs[cid] = encode_jpeg(view.image) if view.crop else chunk.jpeg
-            for start, end in chunk.intervals or [(chunk.t_start, chunk.t_end)]:
+            for start, end in chunk.spans():
                 scored.append(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref=cid, histo_score=score,
                                           keep=score >= self.histo_threshold, phash=chunk.phash))
         done()

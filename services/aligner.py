@@ -11,7 +11,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from quilt import keys, topics
-from quilt.stages.align import align
+from quilt.stages.align import ALIGNER_NAME, align
 from quilt.store import put_json
 from quilt.time_util import now_iso
 from quilt.wire import pair_to_pb, scored_from_pb, sentences_from_pb
@@ -20,8 +20,6 @@ from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
 from .runtime import main
-
-ALIGNER_NAME = "interval-aligner-v1"
 
 
 def _load(ctx: Context, video_id: str, part: str, cls: type[Message]) -> Message | None:

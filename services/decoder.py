@@ -14,16 +14,12 @@ from google.protobuf.message import Message
 
 from quilt import keys, topics
 from quilt.ids import chunk_id
-from quilt.stages.decode import decode_frames, iter_audio
+from quilt.stages.decode import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, decode_frames, iter_audio
 from quilt.stages.phash_index import PhashIndex
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
 from .runtime import main
-
-DECODER_NAME = "pyav-stable-chunks-v2"
-AUDIO_RATE = 16000
-AUDIO_WINDOW_S = 30.0
 
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:

@@ -11,6 +11,7 @@ from pathlib import Path
 from google.protobuf.message import Message
 
 from quilt import keys, topics
+from quilt.config import Settings
 from quilt.stages.fetch import fetch, list_videos, parse_source, s3_store_for
 from quilt.status import read_video_status
 from quilt.submit import Submitter, build_request
@@ -54,27 +55,37 @@ def _lister(ctx: Context) -> Callable[[str], list[tuple[str, str]]]:
     return lister
 
 
-def poll_forever(runner: ServiceRunner, stop: threading.Event) -> None:
+class SharedSubmitter:
+    """One producer, opened on first use, shared by the Submit RPC and the subscription poller."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._submitter: Submitter | None = None
+        self._lock = threading.Lock()
+
+    def send(self, requests: list[pb.VideoRequest]) -> None:
+        with self._lock:
+            if self._submitter is None:
+                self._submitter = Submitter(self.settings)
+        self._submitter.send(requests)
+
+
+def poll_forever(runner: ServiceRunner, requests: SharedSubmitter, stop: threading.Event) -> None:
     """Submit each new video of each subscription exactly once (the registry remembers what it saw)."""
     ctx = runner.ctx
     registry = SubscriptionRegistry(ctx.store)
-    submitters: list[Submitter] = []
     last_poll: dict[str, float] = {}
 
-    def submit(video_id: str, source: str) -> None:
-        if not submitters:
-            submitters.append(Submitter(ctx.settings))
-        submitters[0].send([build_request(source, subscription_id=current[0])])
+    def submitter_for(sub_id: str) -> Callable[[str, str], None]:
+        return lambda video_id, source: requests.send([build_request(source, subscription_id=sub_id)])
 
-    current = [""]
     while not stop.wait(1.0):
         for sub in registry.list():
             if time.monotonic() - last_poll.get(sub.sub_id, -1e9) < sub.interval_s:
                 continue
             last_poll[sub.sub_id] = time.monotonic()
-            current[0] = sub.sub_id
             try:
-                new = registry.poll(sub, _lister(ctx), submit)
+                new = registry.poll(sub, _lister(ctx), submitter_for(sub.sub_id))
                 if new:
                     ctx.log.info("subscription polled", subscription=sub.source, submitted=len(new))
             except Exception as err:  # noqa: BLE001 - a bad subscription must not stop the others
@@ -82,19 +93,16 @@ def poll_forever(runner: ServiceRunner, stop: threading.Event) -> None:
 
 
 def control(runner: ServiceRunner) -> ControlServicer:
-    submitter: list[Submitter] = []
+    requests = SharedSubmitter(runner.settings)
 
     def submit(sources: list[str]) -> list[tuple[str, str]]:
-        requests = [build_request(source) for source in sources]
-        if not submitter:
-            submitter.append(Submitter(runner.settings))
-        submitter[0].send(requests)
-        return [(r.video_id, r.source) for r in requests]
+        made = [build_request(source) for source in sources]
+        requests.send(made)
+        return [(r.video_id, r.source) for r in made]
 
     stop = threading.Event()
-    threading.Thread(target=poll_forever, args=(runner, stop), daemon=True, name="subscriptions").start()
+    threading.Thread(target=poll_forever, args=(runner, requests, stop), daemon=True, name="subscriptions").start()
     return ControlServicer("fetcher", runner.counters, submit=submit)
-
 
 SPEC = ServiceSpec(name="fetcher", inputs={topics.REQUESTED: pb.VideoRequest}, handle=handle)
 

@@ -25,7 +25,9 @@ def test_speech_is_16k_float_and_not_silent() -> None:
 
 
 def test_speech_without_espeak_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(speech.shutil, "which", lambda _name: None)
+    from quilt.bench import espeak
+
+    monkeypatch.setattr(espeak.shutil, "which", lambda _name: None)
     with pytest.raises(RuntimeError, match="espeak-ng"):
         speech.speak("hello")
 

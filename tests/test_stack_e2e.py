@@ -15,6 +15,7 @@ from quilt.records import PAIR_FIELDS
 from quilt.stack.launcher import Stack
 from quilt.store import get_json
 from quilt.submit import Submitter, build_request
+from quilt.topic_reader import read_all
 from quiltpb.v1 import messages_pb2 as pb
 from quiltpb.v1 import services_pb2 as spb
 from quiltpb.v1 import services_pb2_grpc as sgrpc
@@ -52,23 +53,12 @@ def pair_records(stack: Stack, video_id: str) -> list[dict]:
 
 
 def read_topic(stack: Stack, topic: str, cls: type, timeout_s: float = 3.0) -> list:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(bootstrap_servers=stack.settings.kafka, enable_auto_commit=False,
-                             consumer_timeout_ms=int(timeout_s * 1000))
-    try:
-        name = stack.settings.topic(topic)
-        parts = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})]
-        consumer.assign(parts)
-        consumer.seek_to_beginning(*parts)
-        found = []
-        for record in consumer:
-            message = cls()
-            message.ParseFromString(record.value)
-            found.append(message)
-        return found
-    finally:
-        consumer.close()
+    found = []
+    for record in read_all(stack.settings, topic, idle_timeout_s=timeout_s):
+        message = cls()
+        message.ParseFromString(record.value)
+        found.append(message)
+    return found
 
 
 def test_lecture_becomes_pairs_in_bucket_and_on_topic(stack: Stack, tmp_path: Path) -> None:

@@ -10,16 +10,15 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
 import tempfile
 import time
-import wave
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from quilt.bench.espeak import espeak
 from quilt.stack.ports import free_port
 from quilt.stack.triton import MODEL_REPOSITORY, start_triton, stop_triton
 from quilt.stages.asr import TritonTranscriber, prepare_audio
@@ -84,14 +83,10 @@ def model_repository_copy(dest: Path, cfg: AsrConfig, source: Path = MODEL_REPOS
     return dest
 
 
-def speech_clip(seconds: float, work_dir: Path) -> np.ndarray:
+def speech_clip(seconds: float) -> np.ndarray:
     """About `seconds` of espeak-ng lecture speech, 16 kHz float32 (trimmed to length)."""
-    wav = work_dir / "bench_speech.wav"
     text = BENCH_TEXT * max(1, int(seconds // 12) + 1)
-    subprocess.run(["espeak-ng", "-s", "150", "-w", str(wav), text], check=True, capture_output=True)
-    with wave.open(str(wav)) as fh:
-        rate = fh.getframerate()
-        pcm = np.frombuffer(fh.readframes(fh.getnframes()), dtype=np.int16).astype(np.float32) / 32768.0
+    pcm, rate = espeak(text, voice=None, rate_wpm=150)
     audio = prepare_audio(pcm, rate)
     return audio[: int(seconds * 16000)]
 
@@ -134,7 +129,7 @@ def run_asr_bench(configs: tuple[AsrConfig, ...] = DEFAULT_CONFIGS, concurrencie
     with tempfile.TemporaryDirectory(prefix="quilt-bench-asr-") as tmp:
         root = work_dir or Path(tmp)
         root.mkdir(parents=True, exist_ok=True)
-        audio = speech_clip(clip_s, root)
+        audio = speech_clip(clip_s)
         rows: list[AsrBenchRow] = []
         for i, cfg in enumerate(configs):
             rows += bench_config(cfg, audio, concurrencies, requests, root / f"cfg{i}")

@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import tempfile
 import time
-import wave
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
-from pathlib import Path
 
 import numpy as np
 
+from quilt.bench.espeak import espeak
 from quilt.bench.text_corpus import BenchSentence
 from quilt.stages.asr import SAMPLE_RATE, Transcriber
 from quilt.stages.denoise import Lexicon, denoise
 from quilt.stages.types import Sentence
+from quilt.stages.words import singular
 
 # Several accents and speeds: one voice at one speed would let the denoiser overfit its quirks.
 VOICES: tuple[tuple[str, int], ...] = (("en-us", 140), ("en-us", 170), ("en-gb", 150), ("en-gb-x-rp", 160))
@@ -26,18 +23,7 @@ VOICES: tuple[tuple[str, int], ...] = (("en-us", 140), ("en-us", 170), ("en-gb",
 
 def speak(text: str, voice: str = "en-us", rate_wpm: int = 150) -> np.ndarray:
     """Mono float32 speech at 16 kHz from espeak-ng (the bench ships no recordings)."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise RuntimeError("espeak-ng is not installed (apt-get install espeak-ng)")
-    with tempfile.TemporaryDirectory() as tmp:
-        out = Path(tmp) / "speech.wav"
-        proc = subprocess.run([exe, "-v", voice, "-s", str(rate_wpm), "-w", str(out), "--", text],
-                              capture_output=True, text=True, check=False)
-        if proc.returncode != 0 or not out.exists():
-            raise RuntimeError(f"espeak-ng failed ({proc.returncode}): {proc.stderr.strip()}")
-        with wave.open(str(out), "rb") as wav:
-            rate, raw = wav.getframerate(), wav.readframes(wav.getnframes())
-    data = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
+    data, rate = espeak(text, voice, rate_wpm)
     if rate != SAMPLE_RATE:
         from scipy.signal import resample_poly
 
@@ -47,17 +33,6 @@ def speak(text: str, voice: str = "en-us", rate_wpm: int = 150) -> np.ndarray:
     return np.concatenate([pad, data, pad])
 
 
-def _fold(word: str) -> str:
-    """Plural folding, so "bodies" matches the term "body" and "nuclei" stays itself."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith("es") and word[-3] in "sxh":
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
 def normalise(text: str) -> list[str]:
     """Lower-case words; hyphens and punctuation become spaces ("Ki-67" -> "ki 67")."""
     return re.findall(r"[a-z0-9]+", text.lower().replace("&", " and "))
@@ -65,8 +40,8 @@ def normalise(text: str) -> list[str]:
 
 def term_found(term: str, text: str) -> bool:
     """The term's words, plural-folded, adjacent in the text; spacing may differ ("HMB45" is "HMB-45")."""
-    want = "".join(_fold(w) for w in normalise(term))
-    have = [_fold(w) for w in normalise(text)]
+    want = "".join(singular(w) for w in normalise(term))
+    have = [singular(w) for w in normalise(text)]
     n = len(normalise(term))
     return any("".join(have[i:i + k]) == want for k in range(1, n + 2) for i in range(len(have) - k + 1))
 

@@ -13,6 +13,7 @@ from quilt.config import Settings, load_settings
 from quilt.stack.launcher import REPO_ROOT, Stack
 from quilt.status import STAGES, read_video_status
 from quilt.submit import Submitter, build_request
+from quilt.topic_reader import read_all
 
 from .stack_cmds import stack_table
 from .store_access import bucket
@@ -32,22 +33,11 @@ def ensure_samples(folder: Path, count: int) -> list[Path]:
 
 
 def pair_topic_counts(settings: Settings, timeout_s: float = 5.0) -> dict[str, int]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    topic = settings.topic(topics.PAIRS)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka, enable_auto_commit=False,
-                             consumer_timeout_ms=int(timeout_s * 1000))
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        counts: dict[str, int] = {}
-        for record in consumer:
-            video_id = (record.key or b"").decode()
-            counts[video_id] = counts.get(video_id, 0) + 1
-        return counts
-    finally:
-        consumer.close()
+    counts: dict[str, int] = {}
+    for record in read_all(settings, topics.PAIRS, idle_timeout_s=timeout_s):
+        video_id = (record.key or b"").decode()
+        counts[video_id] = counts.get(video_id, 0) + 1
+    return counts
 
 
 def wait_for(settings: Settings, video_ids: list[str], timeout_s: float) -> dict[str, dict]:

@@ -11,6 +11,7 @@ from rich.table import Table
 from quilt import topics
 from quilt.config import load_settings
 from quilt.status import STAGES, list_status_videos, read_video_status
+from quilt.topic_reader import assigned_consumer
 from quilt.wire import pair_from_pb
 from quiltpb.v1 import messages_pb2 as pb
 
@@ -67,31 +68,18 @@ def status(args: argparse.Namespace) -> int:
 
 def pairs_tail(args: argparse.Namespace) -> int:
     """Follow the pair topic; a plain consumer with manual assignment (no group is needed to read)."""
-    from kafka import KafkaConsumer, TopicPartition
-
-    settings = load_settings()
-    topic = settings.topic(topics.PAIRS)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka, enable_auto_commit=False,
-                             consumer_timeout_ms=1000)
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or {0})]
-    consumer.assign(partitions)
-    if args.from_beginning:
-        consumer.seek_to_beginning(*partitions)
-    else:
-        consumer.seek_to_end(*partitions)
     shown = 0
     deadline = time.monotonic() + args.timeout if args.timeout else None
-    try:
-        while deadline is None or time.monotonic() < deadline:
-            for record in consumer:
-                message = pb.Pair()
-                message.ParseFromString(record.value)
-                print(json.dumps(pair_from_pb(message).to_dict(), sort_keys=True), flush=True)
-                shown += 1
-                if args.count and shown >= args.count:
-                    return 0
-    except KeyboardInterrupt:
-        pass
-    finally:
-        consumer.close()
+    with assigned_consumer(load_settings(), topics.PAIRS, from_beginning=args.from_beginning) as consumer:
+        try:
+            while deadline is None or time.monotonic() < deadline:
+                for record in consumer:
+                    message = pb.Pair()
+                    message.ParseFromString(record.value)
+                    print(json.dumps(pair_from_pb(message).to_dict(), sort_keys=True), flush=True)
+                    shown += 1
+                    if args.count and shown >= args.count:
+                        return 0
+        except KeyboardInterrupt:
+            pass
     return 0

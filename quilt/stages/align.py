@@ -12,6 +12,8 @@ from quilt.ids import pair_id
 from quilt.records import PairRecord
 from quilt.stages.types import ScoredChunk, Sentence
 
+ALIGNER_NAME = "interval-aligner-v1"
+
 
 def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
     return min(a_end, b_end) - max(a_start, b_start)

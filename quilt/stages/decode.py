@@ -31,6 +31,10 @@ __all__ = ["DecodeParams", "decode_frames", "decode_video", "iter_audio", "_Run"
 
 _EPS = 1e-6
 
+DECODER_NAME = "pyav-stable-chunks-v2"
+AUDIO_RATE = 16000
+AUDIO_WINDOW_S = 30.0  # audio travels between stages in windows of this length
+
 
 def _rotate(rgb: np.ndarray, rotation: float) -> np.ndarray:
     """Apply display-matrix rotation (degrees counter-clockwise, as FFmpeg reports it)."""

@@ -36,9 +36,7 @@ def merge_repeats(chunks: list[FrameChunk], params: DecodeParams) -> list[FrameC
         thumb = _thumb(chunk.image)
         match = next((i for i, other in enumerate(kept) if _same(other, thumbs[i], chunk, thumb, params)), None)
         if match is None:
-            merged = FrameChunk(chunk.t_start, chunk.t_end, image=chunk.image, intervals=chunk.spans())
-            merged.take_picture_of(chunk)
-            kept.append(merged)
+            kept.append(chunk.with_spans(chunk.spans()))
             thumbs.append(thumb)
             continue
         target = kept[match]

@@ -13,6 +13,8 @@ from collections.abc import Iterable
 from functools import lru_cache
 from importlib import resources
 
+from quilt.stages.words import singular
+
 CATEGORIES = ("tissue", "cell", "finding", "stain", "marker", "diagnosis")
 _CATEGORY_LINE = re.compile(r"^#@category\s+(\w+)\s*$")
 
@@ -38,19 +40,8 @@ def is_chatter(text: str) -> bool:
     return bool(_CHATTER.search(text) or _LOGISTICS.search(text))
 
 
-def _fold(word: str) -> str:
-    """Plural folding applied to terms and text alike ("bodies" -> "body", "nuclei" stays)."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith("es") and word[-3] in "sxh":
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
-
-
 def _key(term: str) -> tuple[str, ...]:
-    return tuple(_fold(w) for w in re.findall(r"[a-z0-9]+", term.lower()))
+    return tuple(singular(w) for w in re.findall(r"[a-z0-9]+", term.lower()))
 
 
 def parse_categories(lines: Iterable[str]) -> dict[str, str]:
@@ -89,7 +80,7 @@ class EntityTagger:
 
     def tag(self, text: str) -> list[tuple[str, str]]:
         """(surface text, category) of each term in the text, left to right, without overlaps."""
-        spans = [(m.start(), m.end(), _fold(m.group().lower())) for m in re.finditer(r"[A-Za-z0-9]+", text)]
+        spans = [(m.start(), m.end(), singular(m.group().lower())) for m in re.finditer(r"[A-Za-z0-9]+", text)]
         words = [s[2] for s in spans]
         found: list[tuple[str, str]] = []
         i = 0

@@ -14,6 +14,8 @@ from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 
+from quilt.stages.words import singular
+
 # Read at run time only: the medical list's licence does not let us ship it,
 # and the general English list just tells us which words are ordinary.
 HUNSPELL_MEDICAL = Path("/usr/share/hunspell/en_med_glut.dic")
@@ -74,18 +76,7 @@ def _letters(text: str) -> str:
 
 
 def _tokens(text: str) -> list[str]:
-    return [_singular(t) for t in re.findall(r"[a-z0-9]+", text.lower())]
-
-
-def _singular(word: str) -> str:
-    """Crude plural folding so "neutrophils" finds "neutrophil"; applied to both sides."""
-    if len(word) > 4 and word.endswith("ies"):
-        return word[:-3] + "y"
-    if len(word) > 4 and word.endswith("es") and word[-3] in "sxh":
-        return word[:-2]
-    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        return word[:-1]
-    return word
+    return [singular(t) for t in re.findall(r"[a-z0-9]+", text.lower())]
 
 
 def _inflected(a: str, b: str) -> bool:
@@ -190,7 +181,7 @@ class Lexicon:
     def is_term_word(self, word: str) -> bool:
         """A word of some histopathology term: right by definition, never corrected."""
         w = word.lower()
-        return w in self._term_words or _singular(w) in self._term_words
+        return w in self._term_words or singular(w) in self._term_words
 
     def is_common(self, word: str) -> bool:
         """An ordinary English word: corrected only on a very close match."""

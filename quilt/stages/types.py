@@ -112,9 +112,13 @@ class FrameChunk:
 
     def take_picture_of(self, other: FrameChunk) -> None:
         """Use another chunk's picture (and its sharpness and hash) for this one."""
-        self._image, self._jpeg = other._image, other._jpeg
-        self._spool = getattr(other, "_spool", None)
+        self._image, self._jpeg, self._spool = other._image, other._jpeg, other._spool
         self.sharpness, self.phash = other.sharpness, other.phash
+
+    def with_spans(self, intervals: list[tuple[float, float]]) -> FrameChunk:
+        """A new chunk sharing this one's picture (no decoding) with its own list of intervals."""
+        return FrameChunk(self.t_start, self.t_end, self._image, self.sharpness, self.phash, intervals,
+                          self._jpeg, self._spool)
 
     @property
     def duration(self) -> float:
