@@ -57,7 +57,11 @@ def intervals_of(chunk: pb.FrameChunk) -> list[tuple[float, float]]:
 
 
 def pair_to_pb(record: PairRecord) -> pb.Pair:
-    return pb.Pair(**{**record.to_dict(), "models": dict(record.models)})
+    data = record.to_dict()
+    data["models"] = dict(record.models)
+    data["corrections"] = dict(record.corrections)
+    data["entities"] = [pb.Entity(text=e.get("text", ""), category=e.get("category", "")) for e in record.entities]
+    return pb.Pair(**data)
 
 
 def pair_from_pb(message: pb.Pair) -> PairRecord:
@@ -65,4 +69,8 @@ def pair_from_pb(message: pb.Pair) -> PairRecord:
         pair_id=message.pair_id, video_id=message.video_id, source=message.source, image=message.image,
         t_start=message.t_start, t_end=message.t_end, text=message.text, asr_text=message.asr_text,
         histo_score=message.histo_score, models=dict(message.models), created_at=message.created_at,
+        image_id=message.image_id, align_score=message.align_score, corrections=dict(message.corrections),
+        entities=[{"text": e.text, "category": e.category} for e in message.entities],
+        impurity_tags=list(message.impurity_tags), crop=list(message.crop),
+        magnification=message.magnification or "unknown", sub_pathology=list(message.sub_pathology),
     )

@@ -92,8 +92,10 @@ class JsonlPairWriter(_ContextMixin):
 
 
 _STRING_FIELDS = ("pair_id", "video_id", "source", "image", "text", "asr_text", "created_at",
-                  "shard", "member")
-_FLOAT_FIELDS = ("t_start", "t_end", "histo_score")
+                  "image_id", "magnification", "shard", "member")
+_FLOAT_FIELDS = ("t_start", "t_end", "histo_score", "align_score")
+_STRING_LISTS = ("impurity_tags", "sub_pathology")
+_MAPS = ("models", "corrections")
 
 
 def _index_parquet(rows: list[dict[str, Any]]) -> bytes:
@@ -103,10 +105,14 @@ def _index_parquet(rows: list[dict[str, Any]]) -> bytes:
 
     names = [*PAIR_FIELDS, "shard", "member"]
     types = {**dict.fromkeys(_STRING_FIELDS, pa.string()), **dict.fromkeys(_FLOAT_FIELDS, pa.float64()),
-             "models": pa.map_(pa.string(), pa.string())}
+             **dict.fromkeys(_STRING_LISTS, pa.list_(pa.string())),
+             **dict.fromkeys(_MAPS, pa.map_(pa.string(), pa.string())),
+             "entities": pa.list_(pa.struct([("text", pa.string()), ("category", pa.string())])),
+             "crop": pa.list_(pa.int32())}
     schema = pa.schema([(name, types[name]) for name in names])
     columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in names}
-    columns["models"] = [list(m.items()) for m in columns["models"]]
+    for name in _MAPS:
+        columns[name] = [list(m.items()) for m in columns[name]]
     out = io.BytesIO()
     pq.write_table(pa.table(columns, schema=schema), out)
     return out.getvalue()
