@@ -134,14 +134,19 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr.add_argument("--out", metavar="DIR", help="keep model copies and Triton logs here (default: temp)")
 
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
-                             description="Write DIR/index.html showing the newest pairs (image, text, what "
-                                         "Whisper heard, interval, histology score), from the bucket or from a "
-                                         "`quilt process` folder; --serve shows it on a loopback port.")
+                             description="Write DIR/index.html showing the newest pairs (image, text with "
+                                         "corrections marked, what Whisper heard, video and interval, histology "
+                                         "and alignment scores, magnification, sub-pathology, impurity tags; "
+                                         "filters by video and tag), from the bucket or a `quilt process` folder. "
+                                         "--serve PORT serves it live on 127.0.0.1 instead, re-reading the pairs "
+                                         "on every page load.")
     gallery.add_argument("--from", dest="source", metavar="DIR",
                          help="a `quilt process` output folder (default: the stack's bucket)")
     gallery.add_argument("--out", default="build/gallery", metavar="DIR", help="where the page goes")
     gallery.add_argument("--limit", type=int, default=200, help="how many pairs (default 200)")
-    gallery.add_argument("--serve", type=int, metavar="PORT", help="serve the page on 127.0.0.1:PORT")
+    gallery.add_argument("--serve", type=int, metavar="PORT",
+                         help="serve the newest pairs live on 127.0.0.1:PORT instead of writing --out "
+                              "(0: a free port)")
 
     demo = sub.add_parser("demo", help="run the sample lectures through the embedded stack",
                           description="Start the stack, submit the sample lectures, wait for their pairs, "

@@ -1,33 +1,23 @@
-"""A static HTML page of image-text pairs, to look at what the pipeline made."""
+"""A page of image-text pairs, to look at what the pipeline made: written once, or served live.
+
+The page itself is built in `gallery_page`; this module picks the pairs (newest first), groups
+the texts of one image together and writes a static copy with its images.
+"""
 
 from __future__ import annotations
 
-import html
-import shutil
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from quilt.gallery_page import Group, Item, page
+from quilt.gallery_sources import BucketSource, FolderSource, PairSource
+from quilt.ids import short_hash
 from quilt.records import PairRecord
-from quilt.store import ObjectStore, get_json
+from quilt.store import ObjectStore
 
-_STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5rem; background: #fafafa; color: #222; }
-h1 { font-size: 1.3rem; } .meta { color: #666; font-size: .8rem; }
-.grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: 1rem; }
-.pair { background: #fff; border: 1px solid #ddd; border-radius: 6px; padding: .6rem; }
-.pair img { width: 100%; border-radius: 4px; }
-.text { margin: .5rem 0 .3rem; } .asr { color: #777; font-size: .85rem; }
-.asr::before { content: "heard: "; font-style: italic; }
-"""
-
-
-def _card(record: PairRecord, image_src: str) -> str:
-    e = html.escape
-    asr = f'<div class="asr">{e(record.asr_text)}</div>' if record.asr_text != record.text else ""
-    return (f'<div class="pair"><img src="{e(image_src)}" alt="{e(record.pair_id)}" loading="lazy">'
-            f'<div class="text">{e(record.text)}</div>{asr}'
-            f'<div class="meta">{e(record.video_id)} · {record.t_start:.1f}–{record.t_end:.1f} s · '
-            f'histology {record.histo_score:.2f}</div></div>')
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,120}")
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp")
 
 
 def newest_first(records: list[PairRecord]) -> list[PairRecord]:
@@ -36,42 +26,56 @@ def newest_first(records: list[PairRecord]) -> list[PairRecord]:
     return sorted(in_order, key=lambda r: r.created_at, reverse=True)
 
 
-def render(records: Iterable[tuple[PairRecord, str]], title: str) -> str:
-    cards = [_card(record, src) for record, src in records]
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-            f"<style>{_STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-            f"<p class='meta'>{len(cards)} pairs, newest first</p><div class='grid'>{''.join(cards)}</div>"
-            "</body></html>")
+def image_group(record: PairRecord) -> str:
+    """What the texts of one picture share: the key frame's id, or (older records) its image key."""
+    return record.image_id or record.image
+
+
+def image_name(record: PairRecord) -> str:
+    """A file name for the record's picture, safe to put in a folder or a URL whatever the ids hold."""
+    base = record.image_id or record.pair_id
+    suffix = Path(record.image).suffix.lower()
+    suffix = suffix if suffix in _IMAGE_SUFFIXES else ".jpg"
+    return f"{base}{suffix}" if _SAFE_NAME.fullmatch(base) else f"img-{short_hash(base)}{suffix}"
+
+
+def group_by_image(items: Iterable[Item]) -> list[Group]:
+    """Groups in the order their first pair comes; inside a group, by time in the video."""
+    groups: dict[str, list[Item]] = {}
+    for record, src in items:
+        groups.setdefault(image_group(record), []).append((record, src))
+    return [sorted(group, key=lambda item: item[0].t_start) for group in groups.values()]
+
+
+def render(records: Iterable[Item], title: str, subtitle: str = "") -> str:
+    return page(group_by_image(records), title, subtitle)
+
+
+def write_page(source: PairSource, out: Path, limit: int, title: str, in_place: bool = False) -> int:
+    """out/index.html of the newest `limit` pairs; images are copied to out/images/ unless in_place
+    (then the records' own relative image paths are used, the page sitting next to pairs.jsonl)."""
+    records = newest_first(source.records())[:limit]
+    out.mkdir(parents=True, exist_ok=True)
+    items: list[Item] = []
+    for group in group_by_image((record, "") for record in records):
+        first = group[0][0]
+        src = first.image if in_place else f"images/{image_name(first)}"
+        if not in_place:
+            target = out / src
+            if not target.exists():  # a rerun of the demo keeps the images it already copied
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(source.image_bytes(first))
+        items += [(record, src) for record, _ in group]
+    (out / "index.html").write_text(render(items, title, f"from {source.description}"), encoding="utf-8")
+    return len(items)
 
 
 def from_jsonl_folder(folder: Path, out: Path, limit: int) -> int:
     """A gallery of a `quilt process` output folder (images are referenced in place when out == folder)."""
-    from quilt.writers import read_pairs_jsonl
-
-    records = newest_first(read_pairs_jsonl(folder / "pairs.jsonl"))[:limit]
-    out.mkdir(parents=True, exist_ok=True)
-    items = []
-    for record in records:
-        if out.resolve() != folder.resolve():
-            target = out / "images" / Path(record.image).name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(folder / record.image, target)
-        items.append((record, f"images/{Path(record.image).name}"))
-    (out / "index.html").write_text(render(items, f"quilt pairs from {folder}"), encoding="utf-8")
-    return len(items)
+    in_place = Path(out).resolve() == Path(folder).resolve()
+    return write_page(FolderSource(folder), Path(out), limit, "quilt pairs", in_place=in_place)
 
 
 def from_bucket(store: ObjectStore, out: Path, limit: int, prefix: str = "pairs/records/") -> int:
     """A gallery of the newest pairs in the bucket; their images are copied next to the page."""
-    records = [PairRecord.from_dict(get_json(store, key)) for key in store.list(prefix)]
-    records = newest_first(records)[:limit]
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    items = []
-    for record in records:
-        name = f"{record.pair_id}.jpg"
-        target = out / "images" / name
-        if not target.exists():
-            target.write_bytes(store.get_bytes(record.image))
-        items.append((record, f"images/{name}"))
-    (out / "index.html").write_text(render(items, "quilt pairs"), encoding="utf-8")
-    return len(items)
+    return write_page(BucketSource(store, prefix), Path(out), limit, "quilt pairs")

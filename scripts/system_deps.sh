@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Debian packages the project needs: espeak-ng (narration for generated lectures)
-# and hunspell-en-med (medical word list read at run time by the denoiser).
+# Debian packages the project needs: espeak-ng (narration for generated lectures),
+# hunspell-en-med (medical word list read at run time by the denoiser) and chromium
+# (headless, to test the gallery page in a real browser).
 set -euo pipefail
 missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 [ -f /usr/share/hunspell/en_med_glut.dic ] || missing+=(hunspell-en-med)
+command -v chromium >/dev/null || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
   echo "please install: ${missing[*]} (apt-get install ${missing[*]})" >&2
