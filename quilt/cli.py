@@ -65,9 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     process.add_argument("sources", nargs="+", metavar="SOURCE",
                          help="local file, http(s) URL, s3://bucket/key (QUILT_S3_* settings) or YouTube URL")
     process.add_argument("--out", required=True, metavar="DIR", help="output folder")
-    process.add_argument("--histo-threshold", type=float, default=0.5, help="keep frames scoring at least this")
-    process.add_argument("--pad", type=float, default=1.0,
-                         help="seconds of speech before/after an image still paired with it")
+    process.add_argument("--histo-threshold", type=float, metavar="P",
+                         help="keep frames whose calibrated histology probability is at least P "
+                              "(default: the histo_threshold setting, 0.5)")
+    process.add_argument("--pad", type=float, metavar="S",
+                         help="seconds of speech before/after an image still paired with it (default: pair_pad_s, 1)")
+    process.add_argument("--max-lag", type=float, metavar="S",
+                         help="largest narrator lag (speech ahead of or behind the slides) estimated per video; "
+                              "0 = off (default: pair_max_lag_s, 2)")
+    process.add_argument("--pair-max-words", type=int, metavar="N",
+                         help="split an image's speech into pairs of at most N words, never cutting a sentence "
+                              "(default: pair_max_words, 60)")
+    process.add_argument("--dedup-jaccard", type=float, metavar="J",
+                         help="drop a pair whose image and text (word-pair Jaccard >= J) repeat a better pair "
+                              "(default: pair_dedup_jaccard, 0.8)")
 
     bench = sub.add_parser("bench", help="benchmarks", description="Measure speed and memory.")
     bench_sub = bench.add_subparsers(dest="bench", required=True, metavar="BENCH")
@@ -147,6 +158,20 @@ def build_parser() -> argparse.ArgumentParser:
     gallery.add_argument("--serve", type=int, metavar="PORT",
                          help="serve the newest pairs live on 127.0.0.1:PORT instead of writing --out "
                               "(0: a free port)")
+
+    evaluate = sub.add_parser(
+        "eval", help="score a `quilt process` folder against lectures with known truth",
+        description="Match each pair in PAIRS_DIR/pairs.jsonl to its lecture's truth file and report pair "
+                    "precision, recall of histology segments, leakage of non-histology frames, term accuracy and "
+                    "the duplicate rate, per lecture and pooled. The last line is `eval: precision=P recall=R "
+                    "leakage=L term_acc=T dup=D`. Truth files come from `python -m tests.media.eval_lectures`.")
+    evaluate.add_argument("pairs_dir", metavar="PAIRS_DIR",
+                          help="a `quilt process --out` folder (pairs.jsonl + images/)")
+    evaluate.add_argument("--truth", nargs="+", required=True, metavar="GT.json", help="truth files, one per lecture")
+    evaluate.add_argument("--json", metavar="PATH",
+                          help="also write the numbers (pooled and per lecture) to this JSON file")
+    evaluate.add_argument("--verbose", action="store_true",
+                          help="list every pair that is not correct, every missed segment and every missing term")
 
     demo = sub.add_parser("demo", help="run the sample lectures through the embedded stack",
                           description="Start the stack, submit the sample lectures, wait for their pairs, "
@@ -228,6 +253,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "gallery":
             from quilt.commands import gallery_cmd
             return gallery_cmd.run(args)
+        if args.command == "eval":
+            from quilt.commands import eval_cmd
+            return eval_cmd.run(args)
         if args.command == "demo":
             from quilt.commands import demo
             return demo.run(args)

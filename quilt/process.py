@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from quilt.ids import chunk_id
-from quilt.stages.align import ALIGNER_NAME, align
+from quilt.stages.align import ALIGNER_NAME, AlignParams, align_video
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
 from quilt.stages.asr_windows import transcribe_windows
 from quilt.stages.decode import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, DecodeParams, decode_frames, iter_audio
@@ -19,6 +19,7 @@ from quilt.stages.frame_view import frame_view
 from quilt.stages.histo import HistoScorer, LocalHistoScorer
 from quilt.stages.imaging import encode_jpeg
 from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
+from quilt.stages.magnification import magnification_class
 from quilt.stages.phash_index import PhashIndex
 from quilt.stages.types import FrameChunk, ScoredChunk, StageError
 from quilt.store import LocalStore, ObjectStore
@@ -33,10 +34,14 @@ class VideoOutcome:
     source: str
     video_id: str = ""
     pairs: int = 0
-    chunks: int = 0
+    chunks: int = 0  # new images; near-duplicates of another video's images are counted in repeated_images
+    repeated_images: int = 0
     kept: int = 0
     sentences: int = 0
     medical: int = 0
+    lag_s: float = 0.0  # the narrator's estimated lag behind (+) or ahead of (-) the slides
+    duplicates: int = 0  # near-duplicate pairs dropped
+    unpaired: int = 0  # medical sentences dropped with the non-histology picture (or repeat) they were said over
     duration_s: float = 0.0
     seconds: float = 0.0
     error: str = ""
@@ -52,6 +57,9 @@ class Processor:
     scorer: HistoScorer | None = None
     histo_threshold: float = 0.5
     pad_s: float = 1.0
+    max_lag_s: float = 2.0
+    max_words: int = 60
+    dedup_jaccard: float = 0.8
     decode_params: DecodeParams | None = None
     on_step: Callable[[str, str], None] = lambda video, step: None
     s3_for: Callable[[Source], ObjectStore] | None = None  # opens the bucket of an s3:// source
@@ -101,8 +109,11 @@ class Processor:
             batches = transcribe_windows(self.transcriber, windows, AUDIO_RATE, overlap_s=self.overlap_s)
             segments = [s for batch in batches for s in batch]
             done()
-        chunks = [c for c in frames.chunks if self._new_image(vid, c)]
-        outcome.chunks = len(chunks)
+        # Another video's image is not scored or stored, but it still competes for the speech said over it.
+        earlier = [self._earlier_image(vid, c) for c in frames.chunks]
+        chunks = [c for c, of in zip(frames.chunks, earlier, strict=True) if not of]
+        repeats = [(c, of) for c, of in zip(frames.chunks, earlier, strict=True) if of]
+        outcome.chunks, outcome.repeated_images = len(chunks), len(repeats)
         done = self._step(outcome, "denoise")
         sentences, backend = denoise_with(self.llm, segments, self.lexicon)
         done()
@@ -116,27 +127,40 @@ class Processor:
             cid = chunk_id(vid, chunk.t_start, chunk.t_end)
             # The pair shows the microscope field of view when the frame had UI chrome around it.
             jpegs[cid] = encode_jpeg(view.image) if view.crop else chunk.jpeg
+            keep = score >= self.histo_threshold
+            magnification = magnification_class(view.image) if keep else "unknown"  # only kept chunks become pairs
             for start, end in chunk.spans():
                 scored.append(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref=cid, histo_score=score,
-                                          keep=score >= self.histo_threshold, phash=chunk.phash))
+                                          keep=keep, phash=chunk.phash, impurity_tags=list(view.tags),
+                                          crop=list(view.crop or []), magnification=magnification))
+        for chunk, of in repeats:
+            cid = chunk_id(vid, chunk.t_start, chunk.t_end)
+            scored.extend(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref="", histo_score=0.0,
+                                      keep=False, phash=chunk.phash, duplicate_of=of)
+                          for start, end in chunk.spans())
         done()
         outcome.kept = sum(score >= self.histo_threshold for score in scores)
         done = self._step(outcome, "align")
         denoiser = backend if backend.startswith("llm:") else DENOISER_NAME
         models = {"decoder": DECODER_NAME, "asr": self.transcriber.name, "denoiser": denoiser,
                   "histo_filter": self.scorer.name, "aligner": ALIGNER_NAME}
-        pairs = align(vid, source.uri, scored, sentences, models, now_iso(), pad_s=self.pad_s)
-        for record in pairs:
+        params = AlignParams(pad_s=self.pad_s, max_lag_s=self.max_lag_s, max_words=self.max_words,
+                             dedup_min_jaccard=self.dedup_jaccard)
+        alignment = align_video(vid, source.uri, scored, sentences, models, now_iso(), params)
+        for record in alignment.pairs:
             self.writer.write(record, jpegs[record.image])
         done()
-        outcome.pairs = len(pairs)
+        outcome.pairs, outcome.lag_s, outcome.duplicates = len(alignment.pairs), alignment.lag_s, alignment.duplicates
+        outcome.unpaired = alignment.unpaired
 
-    def _new_image(self, video_id: str, chunk: FrameChunk) -> bool:
-        """False for a near-duplicate of another video's image already in this output folder."""
-        if self.index.find(chunk.phash, video_id=video_id) is not None:
-            return False
+    def _earlier_image(self, video_id: str, chunk: FrameChunk) -> str:
+        """The chunk id of another video's near-duplicate image in this output folder, or "" for a new image
+        (which is then indexed; a repeat is not, so the index keeps one entry per distinct picture)."""
+        match = self.index.find(chunk.phash, video_id=video_id)
+        if match is not None:
+            return match.chunk_id
         self.index.add(chunk.phash, video_id, chunk_id(video_id, chunk.t_start, chunk.t_end), "")
-        return True
+        return ""
 
     def close(self) -> None:
         self.writer.close()

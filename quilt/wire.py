@@ -43,13 +43,26 @@ def sentences_from_pb(sentences: list[pb.Sentence]) -> list[Sentence]:
 
 
 def scored_from_pb(chunks: list[pb.ScoredChunk]) -> list[ScoredChunk]:
-    """One ScoredChunk per interval: a slide shown twice is one image paired with each showing's speech."""
+    """One ScoredChunk per interval: a slide shown twice is one image paired with each showing's speech.
+
+    Chunks flagged as another video's image come through too (keep False, duplicate_of set): the
+    aligner needs them to know what was on screen while a sentence was said.
+    """
     return [
         ScoredChunk(chunk_id=c.chunk.chunk_id, t_start=start, t_end=end, image_ref=c.chunk.image_key,
-                    histo_score=c.histo_score, keep=c.keep, phash=c.chunk.phash)
+                    histo_score=c.histo_score, keep=c.keep, phash=c.chunk.phash,
+                    impurity_tags=list(c.impurity_tags), crop=crop_of(c),
+                    magnification=c.magnification or "unknown", duplicate_of=c.chunk.duplicate_of)
         for c in chunks
         for start, end in intervals_of(c.chunk)
     ]
+
+
+def crop_of(chunk: pb.ScoredChunk) -> list[int]:
+    """[x0, y0, x1, y1] of the field of view, or [] when the whole frame is tissue (crop unset)."""
+    if not chunk.HasField("crop"):
+        return []
+    return [chunk.crop.x0, chunk.crop.y0, chunk.crop.x1, chunk.crop.y1]
 
 
 def intervals_of(chunk: pb.FrameChunk) -> list[tuple[float, float]]:

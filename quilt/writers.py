@@ -50,8 +50,15 @@ def read_pairs_jsonl(path: Path) -> list[PairRecord]:
     return records
 
 
+_FILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
+
+
 class JsonlPairWriter(_ContextMixin):
-    """`out_dir/pairs.jsonl` plus `out_dir/images/<pair_id>.jpg`; `image` is relative to the jsonl."""
+    """`out_dir/pairs.jsonl` plus `out_dir/images/<image_id>.jpg`; `image` is relative to the jsonl.
+
+    The several texts of one image share its file; a record without an image_id (older
+    producers) gets `images/<pair_id>.jpg`.
+    """
 
     def __init__(self, out_dir: Path) -> None:
         self.out_dir = Path(out_dir)
@@ -74,7 +81,8 @@ class JsonlPairWriter(_ContextMixin):
                 self.seen.add(json.loads(line)["pair_id"])
 
     def write(self, record: PairRecord, image_jpeg: bytes) -> None:
-        relative = f"images/{record.pair_id}.jpg"
+        stem = record.image_id if _FILE_NAME.fullmatch(record.image_id) else record.pair_id
+        relative = f"images/{stem}.jpg"
         image_path = self.out_dir / relative
         if record.pair_id in self.seen and image_path.exists():
             return

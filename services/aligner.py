@@ -11,7 +11,8 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from quilt import keys, topics
-from quilt.stages.align import ALIGNER_NAME, align
+from quilt.config import Settings
+from quilt.stages.align import ALIGNER_NAME, AlignParams, align_video
 from quilt.store import put_json
 from quilt.time_util import now_iso
 from quilt.wire import pair_to_pb, scored_from_pb, sentences_from_pb
@@ -31,6 +32,11 @@ def _load(ctx: Context, video_id: str, part: str, cls: type[Message]) -> Message
     return message
 
 
+def align_params(settings: Settings) -> AlignParams:
+    return AlignParams(pad_s=settings.pair_pad_s, max_lag_s=settings.pair_max_lag_s, max_words=settings.pair_max_words,
+                       dedup_min_jaccard=settings.pair_dedup_jaccard)
+
+
 def handle(ctx: Context, topic: str, message: Message) -> Result:
     part = "text" if isinstance(message, pb.DenoisedText) else "frames"
     video_id = message.video_id  # type: ignore[attr-defined]
@@ -41,18 +47,24 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         return Result(state="waiting", detail={"have": part})
     assert isinstance(text, pb.DenoisedText) and isinstance(frames, pb.FilteredFrames)
     models = {**dict(text.models), "histo_filter": frames.model, "aligner": ALIGNER_NAME}
-    pairs = align(video_id, text.source, scored_from_pb(list(frames.chunks)),
-                  sentences_from_pb(list(text.sentences)), models, now_iso(), pad_s=ctx.settings.pair_pad_s)
+    alignment = align_video(video_id, text.source, scored_from_pb(list(frames.chunks)),
+                            sentences_from_pb(list(text.sentences)), models, now_iso(), align_params(ctx.settings))
+    pairs = alignment.pairs
     writer = WebDatasetShardWriter(ctx.store, keys.PAIRS_PREFIX, video_id)
     outputs = []
+    last_key, image = "", b""  # the texts of one showing are consecutive pairs: fetch their image once
     for record in pairs:
         put_json(ctx.store, keys.pair_key(video_id, record.pair_id), record.to_dict())
-        writer.write(record, ctx.store.get_bytes(record.image))
+        if record.image != last_key:
+            last_key, image = record.image, ctx.store.get_bytes(record.image)
+        writer.write(record, image)
         outputs.append(Output(topics.PAIRS, video_id, pair_to_pb(record)))
     writer.close()
     kept = sum(c.keep for c in frames.chunks)
     return Result(outputs=outputs, detail={"pairs": len(pairs), "kept_frames": kept,
-                                           "medical_sentences": sum(s.medical for s in text.sentences)})
+                                           "images": len({p.image_id for p in pairs}),
+                                           "medical_sentences": sum(s.medical for s in text.sentences),
+                                           "lag_s": round(alignment.lag_s, 3), "duplicates": alignment.duplicates})
 
 
 SPEC = ServiceSpec(name="aligner", inputs={topics.DENOISED: pb.DenoisedText, topics.FILTERED: pb.FilteredFrames},

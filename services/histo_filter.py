@@ -3,7 +3,7 @@
 Before scoring, a frame whose tissue sits inside UI chrome is cropped to the
 microscope field of view (the crop is stored next to the frame and becomes the
 pair's image), and its impurities are tagged: persons, chrome, text, arrows,
-multi-panel figures.
+multi-panel figures. Kept chunks also get a magnification class (low, medium, high).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from quilt import topics
 from quilt.stages.frame_view import frame_view
 from quilt.stages.histo import TritonHistoScorer
 from quilt.stages.imaging import decode_jpeg, encode_jpeg
+from quilt.stages.magnification import magnification_class
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
@@ -42,8 +43,11 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     scored = []
     for chunk, view, score in zip(chunks, views, scores, strict=True):
         crop = pb.CropBox(x0=view.crop[0], y0=view.crop[1], x1=view.crop[2], y1=view.crop[3]) if view.crop else None
-        scored.append(pb.ScoredChunk(chunk=chunk, histo_score=score, keep=score >= threshold,
-                                     impurity_tags=view.tags, crop=crop))
+        keep = score >= threshold
+        # Estimated here, where the pixels are decoded anyway; only kept chunks become pairs, so only they pay.
+        magnification = magnification_class(view.image) if keep else "unknown"
+        scored.append(pb.ScoredChunk(chunk=chunk, histo_score=score, keep=keep, impurity_tags=view.tags, crop=crop,
+                                     magnification=magnification))
     out = pb.FilteredFrames(video_id=message.video_id, source=message.source, chunks=scored,
                             model=scorer.name, threshold=threshold)
     return Result(outputs=[Output(topics.FILTERED, message.video_id, out)],

@@ -10,11 +10,14 @@ import structlog
 from quilt.config import Settings
 from quilt.stages.histo import histo_score
 from quilt.stages.imaging import decode_jpeg, encode_jpeg
+from quilt.stages.magnification import magnification_class
 from quilt.store import LocalStore
+from quilt.wire import scored_from_pb
 from quiltpb.v1 import messages_pb2 as pb
 from services import histo_filter
 from services.contract import Context
 from tests.media.impure import clean_tissue, viewer_window
+from tests.media.slides import text_slide
 
 
 class InProcessScorer:
@@ -33,15 +36,16 @@ class InProcessScorer:
 def test_viewer_frame_is_cropped_and_tagged(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     (viewer, _, box), (tissue, _, _) = viewer_window(1), clean_tissue(2)
+    title = text_slide("Liver", ["lecture 3"])
     chunks = []
-    for n, image in enumerate((viewer, tissue)):
+    for n, image in enumerate((viewer, tissue, title)):
         key = f"frames/v-1/c{n}.jpg"
         store.put_bytes(key, encode_jpeg(image))
         chunks.append(pb.FrameChunk(chunk_id=f"c{n}", t_start=n * 5.0, t_end=n * 5.0 + 4, image_key=key))
     scorer = InProcessScorer()
     ctx = Context(settings=Settings(), store=store, log=structlog.get_logger(), clients={"scorer": scorer})
     [out] = histo_filter.handle(ctx, "media.decoded", pb.DecodedMedia(video_id="v-1", chunks=chunks)).outputs
-    viewer_chunk, tissue_chunk = out.message.chunks
+    viewer_chunk, tissue_chunk, title_chunk = out.message.chunks
     assert "ui_chrome" in viewer_chunk.impurity_tags and viewer_chunk.HasField("crop") and box is not None
     assert viewer_chunk.chunk.image_key == "frames/v-1/c0-fov.jpg"
     cropped = decode_jpeg(store.get_bytes(viewer_chunk.chunk.image_key))
@@ -50,3 +54,14 @@ def test_viewer_frame_is_cropped_and_tagged(tmp_path: Path) -> None:
     assert viewer_chunk.histo_score > histo_score(viewer)  # the crop scores better than the whole window
     assert list(tissue_chunk.impurity_tags) == [] and not tissue_chunk.HasField("crop")
     assert tissue_chunk.chunk.image_key == "frames/v-1/c1.jpg" and tissue_chunk.keep
+    # Magnification is estimated on what was scored (the crop), for kept chunks only.
+    assert viewer_chunk.keep and viewer_chunk.magnification == magnification_class(scorer.seen[0])
+    assert tissue_chunk.magnification == magnification_class(scorer.seen[1]) != "unknown"
+    assert not title_chunk.keep and title_chunk.magnification == "unknown"
+    # The aligner reads all of it back from the wire.
+    viewer_scored, tissue_scored, _ = scored_from_pb(list(out.message.chunks))
+    crop = viewer_chunk.crop
+    assert viewer_scored.impurity_tags == list(viewer_chunk.impurity_tags)
+    assert viewer_scored.crop == [crop.x0, crop.y0, crop.x1, crop.y1]
+    assert viewer_scored.magnification == viewer_chunk.magnification
+    assert tissue_scored.crop == [] and tissue_scored.image_ref == "frames/v-1/c1.jpg"

@@ -6,12 +6,14 @@ import json
 from pathlib import Path
 
 from quilt.cli import main
+from quilt.process import Processor
 from quilt.records import PAIR_FIELDS
+from quilt.writers import read_pairs_jsonl
 from tests.media.lecture import SlideSpec, make_corrupt, make_lecture
 
 LECTURE = [
     SlideSpec("text", 5.0, "Welcome back to the channel, please like and subscribe.", title="Liver"),
-    SlideSpec("histology", 8.0, "The lymphocytes surround the glandular epithelium.", seed=3),
+    SlideSpec("histology", 8.0, "The lymphocytes surround the glandular epithelium of the liver.", seed=3),
     SlideSpec("photo", 5.0, "Thanks for watching, see you next time."),
 ]
 
@@ -29,6 +31,12 @@ def test_process_writes_pairs_and_images(tmp_path: Path) -> None:
         assert 5.0 - 0.6 <= pair["t_start"] and pair["t_end"] <= 13.0 + 0.6  # only the histology slide
         assert "subscribe" not in pair["text"].lower()
     assert "lymphocytes" in " ".join(p["text"].lower() for p in lines)
+    for pair in lines:  # Quilt's metadata, filled from the sentences, the chunk and the image
+        assert pair["image_id"].startswith(pair["video_id"]) and 0.0 < pair["align_score"] <= 1.0
+        assert pair["magnification"] in ("low", "medium", "high") and pair["crop"] == []
+        assert {"text": "lymphocytes", "category": "cell"} in pair["entities"]
+        assert pair["sub_pathology"] == ["hepatobiliary"]
+        assert pair["models"]["aligner"] == "lag-aligner-v2"
     # Rerunning into the same folder is idempotent: the same pair ids, no duplicated lines.
     assert main(["process", str(video), "--out", str(out)]) == 0
     again = [json.loads(line) for line in (out / "pairs.jsonl").read_text().splitlines()]
@@ -64,3 +72,20 @@ def test_commands_explain_an_unreachable_stack(monkeypatch, capsys) -> None:  # 
     monkeypatch.setenv("QUILT_S3_PORT", str(free_port()))  # nothing listens there
     assert main(["status"]) == 3
     assert "cannot reach the S3 store" in capsys.readouterr().err
+
+
+def test_long_speech_over_one_slide_gives_several_texts_of_one_image(tmp_path: Path) -> None:
+    video = tmp_path / "lecture.mp4"
+    make_lecture(video, [SlideSpec("histology", 7.0, "The lymphocytes surround the glandular epithelium. "
+                                   "The liver shows steatosis.", seed=5)])
+    processor = Processor(tmp_path / "out", max_words=6)
+    try:
+        outcome = processor.run(str(video))
+    finally:
+        processor.close()
+    assert not outcome.error and outcome.pairs == 2
+    pairs = read_pairs_jsonl(tmp_path / "out" / "pairs.jsonl")
+    assert len(pairs) == 2 and len({p.pair_id for p in pairs}) == 2
+    assert pairs[0].image_id == pairs[1].image_id and pairs[0].image == pairs[1].image  # one file, two texts
+    assert [p.name for p in (tmp_path / "out" / "images").iterdir()] == [pairs[0].image_id + ".jpg"]
+    assert "lymphocytes" in pairs[0].text.lower() and "liver" in pairs[1].text.lower()

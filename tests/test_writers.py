@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import tarfile
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 
@@ -109,3 +110,39 @@ def test_webdataset_empty_run_writes_an_empty_index(tmp_path: Path, pq: ModuleTy
     write_shards(store, 0)
     assert list(store.list("out/shards/")) == []
     assert pq.read_table(io.BytesIO(store.get_bytes("out/index/vid1.parquet"))).num_rows == 0
+
+
+def rich_record(n: int, image_id: str) -> PairRecord:
+    return replace(record(n), image_id=image_id, align_score=0.75, corrections={"granny loma": "granuloma"},
+                   entities=[{"text": "granuloma", "category": "finding"}], impurity_tags=["ui_chrome"],
+                   crop=[1, 2, 30, 40], magnification="medium", sub_pathology=["pulmonary", "hematopathology"])
+
+
+def test_jsonl_texts_of_one_image_share_its_file(tmp_path: Path) -> None:
+    with JsonlPairWriter(tmp_path) as writer:
+        writer.write(rich_record(0, "v-1-c00001000-00005000"), jpeg(0))
+        writer.write(rich_record(1, "v-1-c00001000-00005000"), jpeg(0))
+        writer.write(rich_record(2, "../escape"), jpeg(2))  # not a plain file name: falls back to the pair id
+    first, second, third = read_pairs_jsonl(tmp_path / "pairs.jsonl")
+    assert first.image == second.image == "images/v-1-c00001000-00005000.jpg"
+    assert third.image == f"images/{third.pair_id}.jpg"
+    assert sorted(p.name for p in (tmp_path / "images").iterdir()) == sorted(
+        ["v-1-c00001000-00005000.jpg", f"{third.pair_id}.jpg"])
+    assert replace(first, image="") == replace(rich_record(0, "v-1-c00001000-00005000"), image="")
+
+
+def test_shards_and_index_carry_the_pair_metadata(tmp_path: Path, pq: ModuleType) -> None:
+    store = LocalStore(tmp_path)
+    rich = rich_record(0, "img-a")
+    with WebDatasetShardWriter(store, "out", "vid1") as writer:
+        writer.write(rich, jpeg(0))
+    with tarfile.open(fileobj=io.BytesIO(store.get_bytes("out/shards/vid1-00000.tar"))) as tar:
+        member = tar.extractfile(rich.pair_id + ".json")
+        assert member is not None
+        assert PairRecord.from_dict(json.loads(member.read())) == rich
+    [row] = pq.read_table(io.BytesIO(store.get_bytes("out/index/vid1.parquet"))).to_pylist()
+    assert (row["image_id"], row["align_score"], row["magnification"]) == ("img-a", 0.75, "medium")
+    assert dict(row["corrections"]) == {"granny loma": "granuloma"}
+    assert row["entities"] == [{"text": "granuloma", "category": "finding"}]
+    assert (row["impurity_tags"], row["crop"], row["sub_pathology"]) == (
+        ["ui_chrome"], [1, 2, 30, 40], ["pulmonary", "hematopathology"])

@@ -20,7 +20,10 @@ from quilt.store import S3Store
 from .ui import console, progress_bar
 
 
-def run_sources(sources: list[str], out_dir: Path, threshold: float, pad_s: float) -> list[VideoOutcome]:
+def run_sources(sources: list[str], out_dir: Path, threshold: float | None = None, pad_s: float | None = None,
+                max_lag_s: float | None = None, max_words: int | None = None,
+                dedup_jaccard: float | None = None) -> list[VideoOutcome]:
+    """Unset pairing options come from the settings (QUILT_PAIR_* or quilt.toml)."""
     outcomes = []
     with progress_bar() as progress:
         task = progress.add_task("process", total=len(sources) * len(STEPS), step="")
@@ -38,8 +41,13 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float, pad_s: floa
         llm = (LlmDenoiser(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key or None,
                            timeout_s=settings.llm_timeout_s) if settings.llm_base_url else None)
         processor = Processor(out_dir, transcriber=FasterWhisperTranscriber(initial_prompt=settings.whisper_prompt()),
-                              histo_threshold=threshold, pad_s=pad_s, on_step=on_step, s3_for=s3_for, llm=llm,
-                              overlap_s=settings.asr_overlap_s)
+                              histo_threshold=settings.histo_threshold if threshold is None else threshold,
+                              pad_s=settings.pair_pad_s if pad_s is None else pad_s,
+                              on_step=on_step, s3_for=s3_for, llm=llm,
+                              overlap_s=settings.asr_overlap_s,
+                              max_lag_s=settings.pair_max_lag_s if max_lag_s is None else max_lag_s,
+                              max_words=settings.pair_max_words if max_words is None else max_words,
+                              dedup_jaccard=settings.pair_dedup_jaccard if dedup_jaccard is None else dedup_jaccard)
         try:
             for number, source in enumerate(sources, start=1):
                 outcomes.append(processor.run(source))
@@ -51,18 +59,21 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float, pad_s: floa
 
 def outcome_table(outcomes: list[VideoOutcome]) -> Table:
     table = Table(title="quilt process")
-    for column in ("video", "video s", "chunks", "kept", "sentences", "medical", "pairs", "wall s", "error"):
+    for column in ("video", "video s", "chunks", "kept", "sentences", "medical", "pairs", "dups dropped",
+                   "lag s", "wall s", "error"):
         table.add_column(column)
     for o in outcomes:
         table.add_row(o.video_id or o.source, f"{o.duration_s:.1f}", str(o.chunks), str(o.kept),
-                      str(o.sentences), str(o.medical), str(o.pairs), f"{o.seconds:.1f}",
+                      str(o.sentences), str(o.medical), str(o.pairs), str(o.duplicates), f"{o.lag_s:+.2f}",
+                      f"{o.seconds:.1f}",
                       f"[red]{o.error}[/]" if o.error else "")
     return table
 
 
 def process(args: argparse.Namespace) -> int:
     out_dir = Path(args.out)
-    outcomes = run_sources(args.sources, out_dir, args.histo_threshold, args.pad)
+    outcomes = run_sources(args.sources, out_dir, args.histo_threshold, args.pad, args.max_lag,
+                           args.pair_max_words, args.dedup_jaccard)
     console.print(outcome_table(outcomes))
     console.print(f"wrote {out_dir / 'pairs.jsonl'} and {out_dir / 'images'}/")
     return 1 if any(o.error for o in outcomes) else 0
@@ -72,7 +83,7 @@ def bench_process(args: argparse.Namespace) -> int:
     """Video seconds per wall second of the one-process pipeline, with the time per step."""
     out_dir = Path(args.out)
     began = time.monotonic()
-    outcomes = run_sources(args.sources, out_dir, 0.5, 1.0)
+    outcomes = run_sources(args.sources, out_dir)
     wall = time.monotonic() - began
     video_s = sum(o.duration_s for o in outcomes)
     steps: dict[str, float] = {}

@@ -207,3 +207,9 @@ class ScoredChunk:
     histo_score: float
     keep: bool
     phash: str = ""
+    impurity_tags: list[str] = field(default_factory=list)  # see impurity.py; empty for a clean frame
+    crop: list[int] = field(default_factory=list)  # [x0, y0, x1, y1] of the field of view; empty = whole frame
+    magnification: str = "unknown"  # low | medium | high | unknown, see magnification.py
+    # Chunk id of another video's image this one near-duplicates ("" = a new image). Such a chunk is never
+    # kept or scored, but it still competes for the speech said over it (see align.py).
+    duplicate_of: str = ""

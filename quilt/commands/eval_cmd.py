@@ -1,0 +1,166 @@
+"""`quilt eval PAIRS_DIR --truth GT.json...`: score a `quilt process` folder against lectures with known truth."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.table import Table
+
+from quilt.eval import EvalPair, EvalReport, Lecture, TruthError, evaluate, lecture_from_dict
+from quilt.records import PairRecord
+from quilt.stages.fetch import Source, video_id_for
+from quilt.stages.imaging import decode_jpeg, phash
+
+from .ui import console, err_console
+
+
+class EvalInputError(Exception):
+    """Input the harness cannot score; the message is for the user, no traceback."""
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_truth(path: Path) -> Lecture:
+    """A truth file, tied to the video next to it (the path `quilt process` was most likely given)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise EvalInputError(f"cannot read truth {path}: {err}") from None
+    try:
+        name = data["file"] if isinstance(data, dict) and isinstance(data.get("file"), str) else ""
+        video = (path.parent / name).resolve() if name else None
+        video_id = video_id_for(Source("file", str(video))) if video else ""
+        lecture = lecture_from_dict(data, str(video or ""), video_id)
+    except TruthError as err:
+        raise EvalInputError(f"truth {path}: {err}") from None
+    if video is not None and video.is_file() and lecture.sha256 and _sha256(video) != lecture.sha256:
+        # Scoring a regenerated or edited video against old truth would give meaningless numbers.
+        raise EvalInputError(f"truth {path} describes another version of {video} (sha256 differs)")
+    return lecture
+
+
+def _image_phash(pairs_dir: Path, image: str) -> str:
+    try:
+        return phash(decode_jpeg((pairs_dir / image).read_bytes()))
+    except (OSError, ValueError):
+        return ""
+
+
+def load_pairs(pairs_dir: Path) -> tuple[list[EvalPair], int]:
+    """The folder's pairs in file order with their images' phashes, and how many images could not be read."""
+    if not pairs_dir.is_dir():
+        raise EvalInputError(f"no such folder: {pairs_dir}")
+    jsonl = pairs_dir / "pairs.jsonl"
+    if not jsonl.is_file():
+        raise EvalInputError(f"{pairs_dir} has no pairs.jsonl (is it a `quilt process --out` folder?)")
+    pairs: list[EvalPair] = []
+    unreadable = 0
+    try:
+        lines = jsonl.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise EvalInputError(f"cannot read {jsonl}: {err}") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = PairRecord.from_dict(json.loads(line))
+        except (ValueError, TypeError, AttributeError) as err:
+            raise EvalInputError(f"{jsonl} line {number} is not a pair record: {err}") from None
+        code = _image_phash(pairs_dir, record.image)
+        unreadable += not code
+        pairs.append(EvalPair(record.pair_id, record.video_id, record.source, float(record.t_start),
+                              float(record.t_end), record.text, record.image_id or record.image, code))
+    return pairs, unreadable
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def report_table(report: EvalReport) -> Table:
+    table = Table(title="quilt eval")
+    for column in ("lecture", "pairs", "correct", "leaked", "wrong text", "straddling", "dup",
+                   "expected", "recalled", "precision", "recall", "term acc"):
+        table.add_column(column)
+    for item in [*report.lectures, None]:
+        scores = report.total if item is None else item.scores
+        name = "[bold]all[/]" if item is None else item.lecture.name
+        table.add_row(name, str(scores.pairs), str(scores.correct), str(scores.leaked), str(scores.wrong_text),
+                      str(scores.straddling), str(scores.duplicates), str(scores.expected), str(scores.recalled),
+                      _percent(scores.precision), _percent(scores.recall), _percent(scores.term_acc))
+    return table
+
+
+def print_details(report: EvalReport, pairs: list[EvalPair]) -> None:
+    """Every pair that is not correct, every missed segment and every missing term: where to look for causes."""
+    by_id = {p.pair_id: p for p in pairs}
+    lectures = {item.lecture.name: item.lecture for item in report.lectures}
+    for verdict in report.verdicts:
+        if verdict.outcome in ("correct", "unmatched") and not verdict.duplicate:  # unmatched: summed up below
+            continue
+        pair = by_id[verdict.pair_id]
+        lec = lectures.get(verdict.lecture)
+        kind = lec.segments[verdict.image_segment].kind if lec and verdict.image_segment is not None else "-"
+        console.print(f"{verdict.lecture or pair.video_id} {pair.t_start:.1f}-{pair.t_end:.1f}s "
+                      f"{verdict.outcome}{' duplicate' if verdict.duplicate else ''} image=#{verdict.image_segment}"
+                      f"({kind}) text=#{verdict.text_segment} share={verdict.share:.2f}: {pair.text!r}",
+                      markup=False, highlight=False)
+    for item in report.lectures:
+        for index in item.missed:
+            seg = item.lecture.segments[index]
+            console.print(f"{item.lecture.name} missed #{index} {seg.t_start:.1f}-{seg.t_end:.1f}s ({seg.kind}): "
+                          f"{seg.narration!r}", markup=False, highlight=False)
+        for index, terms in item.missing_terms.items():
+            console.print(f"{item.lecture.name} #{index} lacks terms {terms}", markup=False, highlight=False)
+
+
+def report_json(report: EvalReport, unreadable_images: int) -> dict[str, Any]:
+    def numbers(scores: Any) -> dict[str, Any]:
+        return {"precision": scores.precision, "recall": scores.recall, "leakage": scores.leakage,
+                "term_acc": scores.term_acc, "dup": scores.dup, "pairs": scores.pairs, "correct": scores.correct,
+                "leaked": scores.leaked, "wrong_text": scores.wrong_text, "straddling": scores.straddling,
+                "duplicates": scores.duplicates, "expected": scores.expected, "recalled": scores.recalled,
+                "terms": scores.terms, "terms_found": scores.terms_found}
+
+    return {**numbers(report.total), "unmatched_pairs": report.unmatched_pairs,
+            "unmatched_videos": report.unmatched_videos, "unreadable_images": unreadable_images,
+            "lectures": [{"file": item.lecture.name, **numbers(item.scores), "missed_segments": item.missed}
+                         for item in report.lectures]}
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        if not args.truth:
+            raise EvalInputError("give at least one truth file (--truth GT.json...)")
+        lectures = [load_truth(Path(path)) for path in args.truth]
+        pairs, unreadable = load_pairs(Path(args.pairs_dir))
+    except EvalInputError as err:
+        err_console.print(f"quilt eval: {err}", markup=False, highlight=False)
+        return 2
+    report = evaluate(pairs, lectures)
+    console.print(report_table(report))
+    if getattr(args, "verbose", False):
+        print_details(report, pairs)
+    if report.unmatched_pairs:
+        console.print(f"[yellow]{report.unmatched_pairs} pairs belong to no truth file (left out of the scores): "
+                      f"videos {', '.join(report.unmatched_videos)}[/]")
+    if unreadable:
+        console.print(f"[yellow]{unreadable} pair images could not be read; duplicates compared by image id[/]")
+    if getattr(args, "json", None):
+        try:
+            Path(args.json).write_text(json.dumps(report_json(report, unreadable), indent=2) + "\n", encoding="utf-8")
+        except OSError as err:
+            err_console.print(f"quilt eval: cannot write {args.json}: {err}", markup=False, highlight=False)
+            return 2
+    print(report.total.line(), flush=True)
+    return 0
