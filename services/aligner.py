@@ -3,7 +3,9 @@
 The two halves arrive on different topics in any order. Each half is parked in
 the bucket under a deterministic key; whichever arrives second completes the
 join. Both inputs share one agent, so the two halves of a video are never
-handled at the same time.
+handled at the same time. Every chunk of FilteredFrames goes to the aligner, rejected ones and
+other videos' images (flagged `duplicate_of`) included: they compete for the speech said over
+them, and only kept new images become pairs.
 """
 
 from __future__ import annotations
@@ -60,10 +62,12 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         writer.write(record, image)
         outputs.append(Output(topics.PAIRS, video_id, pair_to_pb(record)))
     writer.close()
-    kept = sum(c.keep for c in frames.chunks)
+    kept = sum(c.keep and not c.chunk.duplicate_of for c in frames.chunks)
     return Result(outputs=outputs, detail={"pairs": len(pairs), "kept_frames": kept,
+                                           "repeated_frames": sum(bool(c.chunk.duplicate_of) for c in frames.chunks),
                                            "images": len({p.image_id for p in pairs}),
                                            "medical_sentences": sum(s.medical for s in text.sentences),
+                                           "unpaired_sentences": alignment.unpaired,
                                            "lag_s": round(alignment.lag_s, 3), "duplicates": alignment.duplicates})
 
 

@@ -1,8 +1,11 @@
 """Decoder: video object -> stable frame chunks (JPEGs) and 16 kHz audio windows in the bucket.
 
-Audio goes to the bucket window by window as it is decoded, and chunks that are
-near-duplicates of another video's images (a re-uploaded lecture) are dropped
-against the perceptual-hash index kept in the bucket.
+Audio goes to the bucket window by window as it is decoded. A chunk that near-duplicates
+another video's image (a re-uploaded lecture, the same presenter photo or outro slide in
+every lecture), found through the perceptual-hash index kept in the bucket, is not stored
+again: it travels flagged (`duplicate_of`) and imageless, so no stage scores it or makes a
+pair of it, but the aligner still knows that picture was on screen and drops what was said
+over it instead of gluing it onto a neighbouring slide.
 """
 
 from __future__ import annotations
@@ -16,10 +19,37 @@ from quilt import keys, topics
 from quilt.ids import chunk_id
 from quilt.stages.decode import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, decode_frames, iter_audio
 from quilt.stages.phash_index import PhashIndex
+from quilt.stages.types import FrameChunk
+from quilt.store import ObjectStore
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
 from .runtime import main
+
+
+def chunk_messages(store: ObjectStore, index: PhashIndex, video_id: str,
+                   chunks: list[FrameChunk]) -> tuple[list[pb.FrameChunk], int]:
+    """The chunks as wire messages, in order, and how many were flagged as another video's image.
+
+    A new image is uploaded and indexed; a repeat is neither (the index keeps the first video's
+    entry, and the bucket one JPEG per distinct picture).
+    """
+    out, repeats = [], 0
+    for chunk in chunks:
+        cid = chunk_id(video_id, chunk.t_start, chunk.t_end)
+        intervals = [pb.Interval(t_start=s, t_end=e) for s, e in (chunk.intervals or [])]
+        message = pb.FrameChunk(chunk_id=cid, t_start=chunk.t_start, t_end=chunk.t_end, sharpness=chunk.sharpness,
+                                phash=chunk.phash, intervals=intervals)
+        earlier = index.find(chunk.phash, video_id=video_id)
+        if earlier is not None:
+            message.duplicate_of = earlier.chunk_id
+            repeats += 1
+        else:
+            message.image_key = keys.frame_key(video_id, cid)
+            store.put_bytes(message.image_key, chunk.jpeg, "image/jpeg")
+            index.add(chunk.phash, video_id, cid, message.image_key)
+        out.append(message)
+    return out, repeats
 
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:
@@ -30,18 +60,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         local = Path(tmp) / Path(message.object_key).name
         ctx.store.get_file(message.object_key, local)
         frames = decode_frames(local)
-        chunks, dropped = [], 0
-        for chunk in frames.chunks:
-            cid = chunk_id(vid, chunk.t_start, chunk.t_end)
-            if index.find(chunk.phash, video_id=vid) is not None:
-                dropped += 1
-                continue
-            key = keys.frame_key(vid, cid)
-            ctx.store.put_bytes(key, chunk.jpeg, "image/jpeg")
-            index.add(chunk.phash, vid, cid, key)
-            intervals = [pb.Interval(t_start=s, t_end=e) for s, e in (chunk.intervals or [])]
-            chunks.append(pb.FrameChunk(chunk_id=cid, t_start=chunk.t_start, t_end=chunk.t_end, image_key=key,
-                                        sharpness=chunk.sharpness, phash=chunk.phash, intervals=intervals))
+        chunks, dropped = chunk_messages(ctx.store, index, vid, frames.chunks)
         windows = []
         for number, window in enumerate(iter_audio(local, AUDIO_RATE, AUDIO_WINDOW_S)):
             key = keys.audio_window_key(vid, number)
@@ -50,8 +69,9 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     out = pb.DecodedMedia(video_id=vid, source=message.source, duration_s=frames.duration_s,
                           sample_rate=AUDIO_RATE, chunks=chunks, decoder=DECODER_NAME, audio_windows=windows,
                           duplicates_dropped=dropped)
+    # "chunks" counts new images, as before; the flagged repeats are "duplicates_dropped" (no image kept).
     return Result(outputs=[Output(topics.DECODED, vid, out)],
-                  detail={"chunks": len(chunks), "duplicates_dropped": dropped,
+                  detail={"chunks": len(chunks) - dropped, "duplicates_dropped": dropped,
                           "duration_s": round(frames.duration_s, 2), "audio_windows": len(windows),
                           "frames_decoded": frames.frames_decoded})
 

@@ -4,6 +4,8 @@ Before scoring, a frame whose tissue sits inside UI chrome is cropped to the
 microscope field of view (the crop is stored next to the frame and becomes the
 pair's image), and its impurities are tagged: persons, chrome, text, arrows,
 multi-panel figures. Kept chunks also get a magnification class (low, medium, high).
+A chunk the decoder flagged as another video's image (`duplicate_of`) has no image to
+fetch: it passes through unscored as keep=False, so the aligner still sees it.
 """
 
 from __future__ import annotations
@@ -29,29 +31,30 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.DecodedMedia)
     scorer: TritonHistoScorer = ctx.clients["scorer"]
     threshold = ctx.settings.histo_threshold
-    views, chunks = [], []
-    for chunk in message.chunks:
-        view = frame_view(decode_jpeg(ctx.store.get_bytes(chunk.image_key)))
-        shown = pb.FrameChunk()
-        shown.CopyFrom(chunk)
-        if view.crop is not None:
-            shown.image_key = chunk.image_key.removesuffix(".jpg") + "-fov.jpg"
+    # Another video's image has nothing to fetch: it passes through unscored, never kept, in its place.
+    scored = [pb.ScoredChunk(chunk=c, histo_score=0.0, keep=False, magnification="unknown") for c in message.chunks]
+    fresh = [i for i, c in enumerate(message.chunks) if not c.duplicate_of]
+    views = []
+    for i in fresh:
+        view = frame_view(decode_jpeg(ctx.store.get_bytes(message.chunks[i].image_key)))
+        if view.crop is not None:  # the output's chunk is a copy: the crop's key goes on it only
+            shown = scored[i].chunk
+            shown.image_key = shown.image_key.removesuffix(".jpg") + "-fov.jpg"
             ctx.store.put_bytes(shown.image_key, encode_jpeg(view.image), "image/jpeg")
+            scored[i].crop.CopyFrom(pb.CropBox(x0=view.crop[0], y0=view.crop[1], x1=view.crop[2], y1=view.crop[3]))
         views.append(view)
-        chunks.append(shown)
     scores = scorer.score([v.image for v in views]) if views else []
-    scored = []
-    for chunk, view, score in zip(chunks, views, scores, strict=True):
-        crop = pb.CropBox(x0=view.crop[0], y0=view.crop[1], x1=view.crop[2], y1=view.crop[3]) if view.crop else None
-        keep = score >= threshold
+    for i, view, score in zip(fresh, views, scores, strict=True):
+        entry = scored[i]
+        entry.histo_score, entry.keep = score, score >= threshold
+        entry.impurity_tags.extend(view.tags)
         # Estimated here, where the pixels are decoded anyway; only kept chunks become pairs, so only they pay.
-        magnification = magnification_class(view.image) if keep else "unknown"
-        scored.append(pb.ScoredChunk(chunk=chunk, histo_score=score, keep=keep, impurity_tags=view.tags, crop=crop,
-                                     magnification=magnification))
+        entry.magnification = magnification_class(view.image) if entry.keep else "unknown"
     out = pb.FilteredFrames(video_id=message.video_id, source=message.source, chunks=scored,
                             model=scorer.name, threshold=threshold)
     return Result(outputs=[Output(topics.FILTERED, message.video_id, out)],
-                  detail={"chunks": len(scored), "kept": sum(c.keep for c in scored),
+                  detail={"chunks": len(fresh), "kept": sum(c.keep for c in scored),
+                          "duplicates": len(message.chunks) - len(fresh),
                           "cropped": sum(v.crop is not None for v in views),
                           "tagged": sum(bool(v.tags) for v in views)})
 

@@ -31,7 +31,7 @@ def test_sentences_inside_the_padded_window_are_paired() -> None:
         sent(22.0, 24.0, "Too late."),         # outside the padded window
         sent(2.0, 8.0, "Too early."),
     ]
-    [pair] = run([chunk(10.0, 20.0)], sentences)
+    [pair] = run([chunk(10.0, 20.0)], sentences, min_gap_s=0.0)  # the padding alone: no empty-picture competitors
     assert pair.text == "Just before. Inside. Just after."
     assert pair.asr_text == "just before. inside. just after."
     assert (pair.t_start, pair.t_end, pair.image) == (10.0, 20.0, "frames/10.jpg")
@@ -76,8 +76,9 @@ def test_a_sentence_over_a_rejected_slide_is_not_glued_on_through_the_padding() 
     [pair] = run([histology, outline], said)
     assert pair.text == "The lymphocytes surround the glands."
     assert pair.pair_id == pair_id("v-1", 0.0, 10.0, "The lymphocytes surround the glands.")
-    # Without the outline slide in the input the sentence is glued on: the competitor is what stops it.
-    [glued] = run([histology], said)
+    # Without the outline slide (nor an empty picture in its place) the sentence is glued on: the competitor is
+    # what stops it.
+    [glued] = run([histology], said, min_gap_s=0.0)
     assert "cirrhosis" in glued.text
     alignment = align_video("v-1", "test.mp4", [histology, outline], said, MODELS, NOW)
     assert alignment.unpaired == 1
@@ -91,6 +92,28 @@ def test_another_videos_image_takes_its_speech_but_gives_no_pair() -> None:
         said = [sent(2.0, 8.0, "A bile duct."), sent(10.7, 15.0, "As a pathologist I read biopsies.")]
         pairs = run([histology, repeat], said)
         assert [(p.image_id, p.text) for p in pairs] == [("c0", "A bile duct.")]
+
+
+def test_medical_talk_over_the_presenter_camera_is_not_glued_onto_a_slide() -> None:
+    # The decoder gives no chunk while the camera is on the presenter (10.5-15.0): an empty picture competes.
+    before, after = chunk(0.0, 10.5), chunk(15.0, 25.0)
+    aside = sent(10.8, 14.6, "As a pathologist I look at biopsies all day.")
+    said = [sent(1.0, 9.5, "Bridging fibrosis."), aside, sent(14.6, 24.0, "Steatosis of the hepatocytes.")]
+    pairs = run([before, after], said)
+    assert [p.text for p in pairs] == ["Bridging fibrosis.", "Steatosis of the hepatocytes."]
+    assert "biopsies" in " ".join(p.text for p in run([before, after], said, min_gap_s=0.0))  # glued without it
+    # A cut or a fade shorter than the shortest stable chunk is a transition, not a picture.
+    [pair] = run([chunk(0.0, 10.0), chunk(12.5, 20.0)], [sent(10.2, 11.0, "Granuloma.")])
+    assert pair.t_start == 0.0
+
+
+def test_an_empty_picture_takes_talk_before_the_first_and_after_the_last_slide() -> None:
+    said = [sent(3.0, 7.6, "This course is about liver biopsies."), sent(8.5, 12.0, "Steatosis here."),
+            sent(20.6, 25.0, "Next week we cover the kidney.")]
+    [pair] = run([chunk(8.0, 20.0)], said)  # 0-8 and 20-25 show no stable picture
+    assert pair.text == "Steatosis here."
+    [glued] = run([chunk(8.0, 20.0)], said, min_gap_s=0.0)
+    assert glued.text == " ".join(s.text for s in said)
 
 
 def test_rejected_slides_keep_the_lag_model_working() -> None:
@@ -208,7 +231,7 @@ def test_score_falls_as_a_sentence_moves_out_of_the_window() -> None:
     # Symmetric: as far before the window as after it scores the same.
     assert abs(sentence_score(sent(8.5, 10.5, "x"), 10.0, 20.0) - scores[2]) < 1e-9
     # The pair's score is that of its sentence when it has one.
-    paired = [run([chunk(10.0, 20.0)], [sent(s, s + 2.0, "Granuloma.")], pad=3.0) for s in starts]
+    paired = [run([chunk(10.0, 20.0)], [sent(s, s + 2.0, "Granuloma.")], pad=3.0, min_gap_s=0.0) for s in starts]
     assert all(abs(p.align_score - score) < 1e-3 for [p], score in zip(paired, scores, strict=True))
 
 

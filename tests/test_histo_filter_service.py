@@ -1,4 +1,5 @@
-"""The histo_filter adapter: crops chrome away before scoring, stores the crop, tags impurities."""
+"""The histo_filter adapter: crops chrome away before scoring, stores the crop, tags impurities, and passes
+another video's image through unscored."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ import numpy as np
 import structlog
 
 from quilt.config import Settings
+from quilt.stages.align import align
 from quilt.stages.histo import histo_score
 from quilt.stages.imaging import decode_jpeg, encode_jpeg
 from quilt.stages.magnification import magnification_class
+from quilt.stages.types import Sentence
 from quilt.store import LocalStore
 from quilt.wire import scored_from_pb
 from quiltpb.v1 import messages_pb2 as pb
@@ -65,3 +68,35 @@ def test_viewer_frame_is_cropped_and_tagged(tmp_path: Path) -> None:
     assert viewer_scored.crop == [crop.x0, crop.y0, crop.x1, crop.y1]
     assert viewer_scored.magnification == viewer_chunk.magnification
     assert tissue_scored.crop == [] and tissue_scored.image_ref == "frames/v-1/c1.jpg"
+
+
+def test_another_videos_image_passes_through_unscored_and_reaches_the_aligner(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    tissue = clean_tissue(2)[0]
+    store.put_bytes("frames/v-1/c0.jpg", encode_jpeg(tissue))
+    intervals = [pb.Interval(t_start=6.0, t_end=11.0), pb.Interval(t_start=20.0, t_end=25.0)]
+    # The repeat has no image_key and nothing in the store: fetching it would fail the message.
+    repeat = pb.FrameChunk(chunk_id="v-1-rep", t_start=6.0, t_end=11.0, phash="0f0f0f0f0f0f0f0f",
+                           intervals=intervals, duplicate_of="v-0-c00016300-00020700")
+    chunks = [pb.FrameChunk(chunk_id="v-1-c0", t_start=0.0, t_end=6.0, image_key="frames/v-1/c0.jpg"), repeat,
+              pb.FrameChunk(chunk_id="v-1-c2", t_start=11.0, t_end=20.0, image_key="frames/v-1/c0.jpg")]
+    scorer = InProcessScorer()
+    ctx = Context(settings=Settings(), store=store, log=structlog.get_logger(), clients={"scorer": scorer})
+    result = histo_filter.handle(ctx, "media.decoded", pb.DecodedMedia(video_id="v-1", chunks=chunks))
+    [out] = result.outputs
+    assert len(scorer.seen) == 2  # the repeat was not scored
+    assert [c.chunk.chunk_id for c in out.message.chunks] == ["v-1-c0", "v-1-rep", "v-1-c2"]  # order kept
+    before, passed, after = out.message.chunks
+    assert before.keep and after.keep
+    assert passed.chunk == repeat and not passed.keep and passed.histo_score == 0.0
+    assert passed.magnification == "unknown" and not passed.impurity_tags and not passed.HasField("crop")
+    assert (result.detail["chunks"], result.detail["kept"], result.detail["duplicates"]) == (2, 2, 1)
+    # The aligner reads it back as a competitor for each showing, never kept.
+    scored = scored_from_pb(list(out.message.chunks))
+    flagged = [c for c in scored if c.duplicate_of]
+    assert [(c.t_start, c.t_end, c.keep, c.image_ref) for c in flagged] == [(6.0, 11.0, False, ""),
+                                                                           (20.0, 25.0, False, "")]
+    said = [Sentence(1.0, 5.0, "The glands are lined by columnar epithelium.", "", True),
+            Sentence(6.3, 10.5, "Every resection specimen is fixed in formalin overnight.", "", True)]
+    pairs = align("v-1", "x.mp4", scored, said, {}, "2024-01-01T00:00:00Z")
+    assert [p.text for p in pairs] == ["The glands are lined by columnar epithelium."]

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from quilt import process
 from quilt.cli import main
 from quilt.process import Processor
 from quilt.records import PAIR_FIELDS
+from quilt.stages.align import Alignment
+from quilt.stages.types import ScoredChunk
 from quilt.writers import read_pairs_jsonl
 from tests.media.lecture import SlideSpec, make_corrupt, make_lecture
 
@@ -89,3 +95,41 @@ def test_long_speech_over_one_slide_gives_several_texts_of_one_image(tmp_path: P
     assert pairs[0].image_id == pairs[1].image_id and pairs[0].image == pairs[1].image  # one file, two texts
     assert [p.name for p in (tmp_path / "out" / "images").iterdir()] == [pairs[0].image_id + ".jpg"]
     assert "lymphocytes" in pairs[0].text.lower() and "liver" in pairs[1].text.lower()
+
+
+def test_a_slide_shared_with_an_earlier_lecture_does_not_leak_its_speech(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    # The same holiday photo closes the first lecture and interrupts the second, where the narrator says something
+    # medical over it. There it is a cross-video repeat: not scored, not stored, but on screen all the same, so
+    # what was said over it must not land on the histology slide before it through the padding.
+    first, second = tmp_path / "first.mp4", tmp_path / "second.mp4"
+    make_lecture(first, [SlideSpec("histology", 6.0, "A portal tract with a bile duct.", seed=7),
+                         SlideSpec("photo", 5.0, "I took this picture on my holiday.")])
+    make_lecture(second, [
+        SlideSpec("histology", 7.0, "The lymphocytes surround the glandular epithelium of the liver.", seed=3),
+        SlideSpec("photo", 6.0, "Every resection specimen is fixed in formalin overnight."),
+        SlideSpec("histology", 6.0, "Here the stain highlights the glandular epithelium.", seed=5)])
+    given: list[list[ScoredChunk]] = []  # what the aligner was handed, per video
+    real_align = process.align_video
+
+    def spy(video_id: str, source: str, chunks: list[ScoredChunk], *rest: Any) -> Alignment:
+        given.append(list(chunks))
+        return real_align(video_id, source, chunks, *rest)
+
+    monkeypatch.setattr(process, "align_video", spy)
+    processor = Processor(tmp_path / "out")
+    try:
+        earlier = processor.run(str(first))
+        outcome = processor.run(str(second))
+    finally:
+        processor.close()
+    assert not earlier.error and not outcome.error and outcome.repeated_images == 1
+    # The aside was heard as medical and dropped with its picture (the test needs Whisper to get it about right).
+    assert outcome.unpaired >= 1
+    [repeat] = [c for c in given[1] if c.duplicate_of]  # the photo, handed over as a competitor only
+    assert not repeat.keep and repeat.image_ref == "" and abs(repeat.t_start - 7.0) <= 0.6
+    assert repeat.duplicate_of.startswith(earlier.video_id)
+    pairs = [p for p in read_pairs_jsonl(tmp_path / "out" / "pairs.jsonl") if p.video_id == outcome.video_id]
+    assert [round(p.t_start) for p in pairs] == [0, 13]  # both histology slides, each with its own words
+    assert not any(word in p.text.lower() for p in pairs for word in ("resection", "specimen", "formalin"))
+    assert repeat.chunk_id + ".jpg" not in {p.name for p in (tmp_path / "out" / "images").iterdir()}

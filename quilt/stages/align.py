@@ -12,8 +12,11 @@ a second past the image. Each sentence goes to at most one image, so the same wo
 repeated across pairs. Every picture that was on screen competes for the sentences, not only
 the kept ones: a medical sentence said over an outline slide, a photo or an image another
 video already gave belongs to that picture, and is dropped with it rather than glued onto the
-neighbouring histology slide through the padding. An image with a lot of speech gets several
-pairs (one image, several texts, as in Quilt), each short enough for a CLIP text encoder.
+neighbouring histology slide through the padding. A long stretch with no stable picture at all
+(a camera on the presenter, a pan) competes the same way, as an empty picture.
+
+An image with a lot of speech gets several pairs (one image, several texts, as in Quilt), each
+short enough for a CLIP text encoder.
 """
 
 from __future__ import annotations
@@ -48,6 +51,10 @@ class AlignParams:
     min_lag_evidence: int = 3  # picture changes with a nearby sentence start needed to trust a lag
     dedup_max_hamming: int = 6  # pair dedup: images this close in perceptual hash are the same picture
     dedup_min_jaccard: float = 0.8  # pair dedup: texts this similar (word pairs) say the same thing
+    # A stretch at least this long with no chunk competes for sentences as an empty picture: the decoder's
+    # shortest stable chunk (DecodeParams.min_duration_s), so such a gap held a moving picture (presenter
+    # camera, pan, zoom), not a still it missed; shorter gaps are transitions (cuts, fades). 0 turns it off.
+    min_gap_s: float = 3.0
 
 
 @dataclass
@@ -267,6 +274,26 @@ def _pair(video_id: str, source: str, chunk: ScoredChunk, part: list[tuple[Sente
     )
 
 
+def unshown_spans(chunks: list[ScoredChunk], sentences: list[Sentence], min_gap_s: float) -> list[ScoredChunk]:
+    """Empty pictures for the stretches of at least `min_gap_s` that no chunk covers, up to the last sentence.
+
+    The decoder gives no chunk where the picture keeps moving (a presenter camera, a pan), so
+    without these a sentence said there would touch a neighbouring slide's padding and be glued
+    onto it.
+    """
+    if min_gap_s <= 0 or not chunks:
+        return []
+    spans = sorted((c.t_start, c.t_end) for c in chunks)
+    talk_end = max((s.end for s in sentences), default=0.0)
+    gaps, covered = [], 0.0
+    for start, end in [*spans, (talk_end, math.inf)]:  # the sentinel closes a gap after the last chunk
+        if start - covered >= min_gap_s:
+            gaps.append(ScoredChunk(chunk_id=f"unshown-{covered:.3f}", t_start=covered, t_end=start, image_ref="",
+                                    histo_score=0.0, keep=False))
+        covered = max(covered, end)
+    return gaps
+
+
 def pairable(chunk: ScoredChunk) -> bool:
     """A chunk whose image may become a pair: kept by the filter and not another video's image."""
     return chunk.keep and not chunk.duplicate_of
@@ -280,11 +307,13 @@ def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences
     chunk_id), so a slide shown twice collects text from both showings under one image_id.
     It should hold every picture, rejected and cross-video duplicates too: they compete for
     sentences like kept ones, and what they win is dropped (it was said about a picture that
-    gives no pair). Only medical sentences are paired, so every pair has medical content.
+    gives no pair); so do long stretches without a picture (`unshown_spans`). Only medical
+    sentences are paired, so every pair has medical content.
     """
     params = params or AlignParams()
     lag = estimate_lag(chunks, sentences, params.max_lag_s, params.min_lag_evidence)
-    shown = sorted(chunks, key=lambda c: (c.t_start, c.t_end, c.chunk_id))
+    competitors = [*chunks, *unshown_spans(chunks, sentences, params.min_gap_s)]
+    shown = sorted(competitors, key=lambda c: (c.t_start, c.t_end, c.chunk_id))
     assigned = assign_sentences(shown, sentences, params.pad_s, lag, params.falloff_s)
     pairs: list[PairRecord] = []
     unpaired = 0
