@@ -126,6 +126,15 @@ def test_long_pause_ends_a_sentence(lexicon: Lexicon) -> None:
     assert [s.text for s in sentences] == ["the granuloma here", "next the liver"]
 
 
+def test_a_pause_of_over_a_second_ends_a_sentence_a_short_one_does_not(lexicon: Lexicon) -> None:
+    # Whisper often drops the full stop where the narrator pauses for the next slide.
+    first = words("the granuloma here", 0.0)
+    after_pause = words("next the liver", first[-1].end + 1.5)
+    after_breath = words("shows necrosis", after_pause[-1].end + 0.4)
+    sentences = denoise([Segment(0.0, after_breath[-1].end, "", first + after_pause + after_breath)], lexicon)
+    assert [s.text for s in sentences] == ["the granuloma here", "next the liver shows necrosis"]
+
+
 def test_no_segments_no_sentences(lexicon: Lexicon) -> None:
     assert denoise([], lexicon) == []
 

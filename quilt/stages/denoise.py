@@ -33,7 +33,8 @@ DENOISER_NAME = "lexicon-denoiser-v1"
 
 _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*$")
 _ABBREVIATIONS = {"e.g.", "i.e.", "dr.", "vs.", "approx.", "fig.", "etc.", "mr.", "mrs.", "st."}
-_MAX_PAUSE_S = 3.0  # a long silence ends a sentence even if Whisper forgot the full stop
+_MAX_PAUSE_S = 1.2  # a silence this long ends a sentence even if Whisper forgot the full stop (or the
+# window seam lost it): a sentence is never cut later, so one glued across a slide change pairs wrongly
 
 
 def _words_of(segment: Segment) -> list[Word]:
