@@ -39,3 +39,7 @@ lint: setup  ## ruff and mypy
 
 clean:  ## remove generated files (not the stack's data directory)
 	rm -rf quiltpb build samples .pytest_cache
+
+.PHONY: histo-model
+histo-model: $(STAMP)  ## retrain the histology classifier on generated media, rewrite quilt/data/histo_model.json
+	$(BIN)/python scripts/train_histo.py

@@ -144,6 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     bench_asr.add_argument("--clip", type=float, default=20.0, help="seconds of speech per request (default 20)")
     bench_asr.add_argument("--out", metavar="DIR", help="keep model copies and Triton logs here (default: temp)")
 
+    bench_histo = bench_sub.add_parser(
+        "histo", help="histology classifier and magnification accuracy on held-out frames",
+        description="Score the held-out split of tests/media/tissue_set.py (generated H&E, IHC and special-stain "
+                    "tissue; real skimage images never trained on; slides, charts, screens, the presenter) with a "
+                    "histology model, estimate magnification on held-out tissue of known nucleus size, print "
+                    "per-kind tables and one line `histo: accuracy=A auc=U brier=B ece=E magnification_acc=M "
+                    "ms_per_frame=T`.")
+    bench_histo.add_argument("--model", default="embedded", metavar="SPEC",
+                             help="'embedded' (default), a JSON model from scripts/train_histo.py, "
+                                  "or package.module:factory returning a HistoScorer")
+    bench_histo.add_argument("--count", type=int, default=60, metavar="N",
+                             help="held-out frames per class, and magnification frames (default 60; "
+                                  "160 = the held-out set in the model file)")
+
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
                              description="Write DIR/index.html showing the newest pairs (image, text with "
                                          "corrections marked, what Whisper heard, video and interval, histology "
@@ -244,6 +258,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "bench" and args.bench == "asr":
             from quilt.commands import bench_asr
             return bench_asr.run(args)
+        if args.command == "bench" and args.bench == "histo":
+            from quilt.commands import bench_histo
+            return bench_histo.run(args)
         if args.command == "bench" and args.bench == "decode":
             from quilt.commands import bench_decode
             return bench_decode.run(args)

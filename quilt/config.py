@@ -47,6 +47,7 @@ class Settings:
     llm_api_key: str = ""
     llm_timeout_s: float = 20.0
     histo_threshold: float = 0.5
+    histo_model: str = "embedded"  # "embedded", a .json from scripts/train_histo.py, or "module:factory"
     pair_pad_s: float = 1.0
     pair_max_lag_s: float = 2.0  # the narrator's per-video lag is estimated within +-this; 0 = no lag model
     pair_max_words: int = 60  # an image's text is split into pairs of at most this many words

@@ -36,6 +36,7 @@ class VideoOutcome:
     pairs: int = 0
     chunks: int = 0  # new images; near-duplicates of another video's images are counted in repeated_images
     repeated_images: int = 0
+    asr_retries: int = 0  # windows transcribed again without the prompt because Whisper skipped their speech
     kept: int = 0
     sentences: int = 0
     medical: int = 0
@@ -106,7 +107,8 @@ class Processor:
             outcome.duration_s = frames.duration_s
             done = self._step(outcome, "asr")
             windows = ((w.t_start, w.samples) for w in iter_audio(fetched.path, AUDIO_RATE, AUDIO_WINDOW_S))
-            batches = transcribe_windows(self.transcriber, windows, AUDIO_RATE, overlap_s=self.overlap_s)
+            batches = transcribe_windows(self.transcriber, windows, AUDIO_RATE, overlap_s=self.overlap_s,
+                                         on_retry=lambda _: setattr(outcome, "asr_retries", outcome.asr_retries + 1))
             segments = [s for batch in batches for s in batch]
             done()
         # Another video's image is not scored or stored, but it still competes for the speech said over it.
@@ -128,7 +130,8 @@ class Processor:
             # The pair shows the microscope field of view when the frame had UI chrome around it.
             jpegs[cid] = encode_jpeg(view.image) if view.crop else chunk.jpeg
             keep = score >= self.histo_threshold
-            magnification = magnification_class(view.image) if keep else "unknown"  # only kept chunks become pairs
+            # Only kept chunks become pairs, so only they need the (8 ms) magnification estimate.
+            magnification = magnification_class(view.image, histo_score=score) if keep else "unknown"
             for start, end in chunk.spans():
                 scored.append(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref=cid, histo_score=score,
                                           keep=keep, phash=chunk.phash, impurity_tags=list(view.tags),

@@ -8,6 +8,7 @@ long lecture produces text long before it finishes.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,7 +16,7 @@ from google.protobuf.message import Message
 
 from quilt import topics
 from quilt.stages.asr import TritonTranscriber, segments_to_json
-from quilt.stages.asr_windows import transcribe_windows
+from quilt.stages.asr_windows import WindowRetry, transcribe_windows
 from quilt.status import write_status
 from quilt.store import put_json
 from quilt.wire import segments_to_pb
@@ -40,8 +41,16 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     transcriber: TritonTranscriber = ctx.clients["transcriber"]
     vid, total = message.video_id, len(message.audio_windows)
     segments = []
+    retried: list[WindowRetry] = []
+
+    def on_retry(retry: WindowRetry) -> None:
+        # Whisper skipped speech with the domain prompt: worth seeing in the logs and the status.
+        retried.append(retry)
+        ctx.log.info("asr_window_retried", video_id=vid, **dataclasses.asdict(retry))
+
     batches = transcribe_windows(transcriber, _windows(ctx, message), message.sample_rate or 16000,
-                                 overlap_s=ctx.settings.asr_overlap_s, initial_prompt=ctx.settings.whisper_prompt())
+                                 overlap_s=ctx.settings.asr_overlap_s, initial_prompt=ctx.settings.whisper_prompt(),
+                                 on_retry=on_retry)
     for number, batch in enumerate(batches):
         segments.extend(batch)
         put_json(ctx.store, f"transcripts/{vid}/{number:05d}.json", segments_to_json(batch))
@@ -50,7 +59,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
                         segments=segments_to_pb(segments))
     return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
-                          "windows": total})
+                          "windows": total, "windows_retried": len(retried)})
 
 
 SPEC = ServiceSpec(name="asr", inputs={topics.DECODED: pb.DecodedMedia}, handle=handle, setup=setup)

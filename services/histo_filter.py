@@ -49,7 +49,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         entry.histo_score, entry.keep = score, score >= threshold
         entry.impurity_tags.extend(view.tags)
         # Estimated here, where the pixels are decoded anyway; only kept chunks become pairs, so only they pay.
-        entry.magnification = magnification_class(view.image) if entry.keep else "unknown"
+        entry.magnification = magnification_class(view.image, histo_score=score) if entry.keep else "unknown"
     out = pb.FilteredFrames(video_id=message.video_id, source=message.source, chunks=scored,
                             model=scorer.name, threshold=threshold)
     return Result(outputs=[Output(topics.FILTERED, message.video_id, out)],

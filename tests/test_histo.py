@@ -1,4 +1,4 @@
-"""The histology heuristic separates stained tissue from slides of text and everyday photos."""
+"""The histology classifier separates stained tissue from slides of text and everyday photos."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ from scipy import ndimage
 from skimage import data
 from skimage.color import hed2rgb
 
-from quilt.stages.histo import HISTO_MODEL_NAME, LocalHistoScorer, histo_features, histo_score
+from quilt.stages.histo import FEATURE_NAMES, HISTO_MODEL_NAME, LocalHistoScorer, histo_features, histo_score
+from tests.media import impure
+from tests.media.tissue_set import SKIMAGE_NEGATIVES
 
 
 def synthetic_he(seed: int, shape: tuple[int, int] = (480, 640)) -> np.ndarray:
@@ -99,3 +101,30 @@ def test_local_scorer_and_speed() -> None:
     per_image = (time.perf_counter() - t0) / 20
     assert scores[0] > 0.7 > 0.3 > scores[1]
     assert per_image < 0.02, f"{per_image * 1000:.1f} ms per 640x480 image"
+
+
+@pytest.mark.parametrize("name", ["arrow", "text", "panel2x2", "caption"])
+def test_tissue_with_overlays_is_still_tissue(name: str) -> None:
+    image = {"arrow": impure.arrow_on_tissue, "text": impure.text_on_tissue, "caption": impure.caption_band,
+             "panel2x2": lambda s: impure.multi_panel(s, 2, 2)}[name](21)[0]
+    assert histo_score(image) > 0.7, histo_features(image)
+
+
+@pytest.mark.parametrize("name", SKIMAGE_NEGATIVES["heldout"])
+def test_real_images_never_trained_on_score_low(name: str) -> None:
+    image = getattr(data, name)()
+    assert histo_score(image) < 0.3, histo_features(image)
+
+
+def test_presenter_scores_low() -> None:
+    assert max(histo_score(impure.presenter(s)[0]) for s in range(3)) < 0.3
+
+
+def test_features_are_finite_for_odd_inputs() -> None:
+    images = [np.zeros((1, 1, 3), np.uint8), np.full((3, 500, 3), 200, np.uint8), data.camera(),
+              synthetic_he(2).astype(np.float32) / 255.0, np.full((1080, 1920, 3), 255, np.uint8)]
+    for image in images:
+        feats = histo_features(image)
+        assert list(feats) == list(FEATURE_NAMES)
+        assert all(np.isfinite(v) for v in feats.values()), feats
+    assert histo_score(images[3]) == pytest.approx(histo_score(synthetic_he(2)), abs=1e-4)  # float [0, 1] as uint8

@@ -14,6 +14,7 @@ from quilt.config import load_settings
 from quilt.process import STEPS, Processor, VideoOutcome
 from quilt.stages.asr import FasterWhisperTranscriber
 from quilt.stages.fetch import Source, s3_store_for
+from quilt.stages.histo import LocalHistoScorer
 from quilt.stages.llm_denoise import LlmDenoiser
 from quilt.store import S3Store
 
@@ -41,6 +42,7 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float | None = Non
         llm = (LlmDenoiser(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key or None,
                            timeout_s=settings.llm_timeout_s) if settings.llm_base_url else None)
         processor = Processor(out_dir, transcriber=FasterWhisperTranscriber(initial_prompt=settings.whisper_prompt()),
+                              scorer=LocalHistoScorer(settings.histo_model),
                               histo_threshold=settings.histo_threshold if threshold is None else threshold,
                               pad_s=settings.pair_pad_s if pad_s is None else pad_s,
                               on_step=on_step, s3_for=s3_for, llm=llm,
@@ -60,12 +62,12 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float | None = Non
 def outcome_table(outcomes: list[VideoOutcome]) -> Table:
     table = Table(title="quilt process")
     for column in ("video", "video s", "chunks", "kept", "sentences", "medical", "pairs", "dups dropped",
-                   "lag s", "wall s", "error"):
+                   "lag s", "asr retries", "wall s", "error"):
         table.add_column(column)
     for o in outcomes:
         table.add_row(o.video_id or o.source, f"{o.duration_s:.1f}", str(o.chunks), str(o.kept),
                       str(o.sentences), str(o.medical), str(o.pairs), str(o.duplicates), f"{o.lag_s:+.2f}",
-                      f"{o.seconds:.1f}",
+                      str(o.asr_retries), f"{o.seconds:.1f}",
                       f"[red]{o.error}[/]" if o.error else "")
     return table
 

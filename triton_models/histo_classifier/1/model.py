@@ -1,20 +1,37 @@
-"""Triton python-backend model serving quilt.stages.histo.histo_score."""
+"""Triton python-backend model: the histology classifier that QUILT_HISTO_MODEL names.
+
+The same loader as in-process scoring (quilt.stages.histo.load_scorer): "embedded" (default),
+a JSON model from scripts/train_histo.py, or "package.module:factory". The scorer's name goes
+back with every score, so the pair records name the model that actually scored.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from quilt.stages.histo import histo_score
+from quilt.stages.histo import HistoScorer, load_scorer
+
+
+def configured_scorer(env: dict[str, str] | None = None) -> HistoScorer:
+    spec = (os.environ if env is None else env).get("QUILT_HISTO_MODEL", "") or "embedded"
+    return load_scorer(spec)
 
 
 class TritonPythonModel:
+    def initialize(self, args: dict[str, Any]) -> None:
+        # A bad spec fails the model load, with the loader's message naming the spec.
+        self.scorer = configured_scorer()
+        self.name = np.array([self.scorer.name.encode()], dtype=np.object_)
+
     def _one(self, request: Any) -> Any:
         image = pb_utils.get_input_tensor_by_name(request, "IMAGE_RGB").as_numpy()
-        score = np.array([histo_score(image)], dtype=np.float32)
-        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("HISTO_SCORE", score)])
+        score = np.array(self.scorer.score([image]), dtype=np.float32).reshape(1)
+        return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("HISTO_SCORE", score),
+                                                          pb_utils.Tensor("MODEL_NAME", self.name)])
 
     def execute(self, requests: list[Any]) -> list[Any]:
         responses = []
