@@ -158,6 +158,15 @@ def build_parser() -> argparse.ArgumentParser:
                              help="held-out frames per class, and magnification frames (default 60; "
                                   "160 = the held-out set in the model file)")
 
+    bench_impurity = bench_sub.add_parser(
+        "impurity", help="impurity tags and field-of-view crops on generated frames with known truth",
+        description="Generate clean H&E and IHC frames, slide-viewer windows, text overlays, caption bands, "
+                    "arrows, 2x1 and 2x2 figures and presenter frames (tests/media/impure.py), tag and crop each, "
+                    "print precision and recall per tag, then one line `impurity: min_precision=P min_recall=R "
+                    "crop_iou_min=I crop_iou_mean=M frames=N crops=C`.")
+    bench_impurity.add_argument("--seeds", type=int, default=10, metavar="N",
+                                help="seeds per frame kind (10 kinds each; default 10 = 100 frames)")
+
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
                              description="Write DIR/index.html showing the newest pairs (image, text with "
                                          "corrections marked, what Whisper heard, video and interval, histology "
@@ -261,6 +270,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "bench" and args.bench == "histo":
             from quilt.commands import bench_histo
             return bench_histo.run(args)
+        if args.command == "bench" and args.bench == "impurity":
+            from quilt.commands import bench_impurity
+            return bench_impurity.run(args)
         if args.command == "bench" and args.bench == "decode":
             from quilt.commands import bench_decode
             return bench_decode.run(args)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from quilt.commands.bench_impurity import box_iou
 from quilt.stages.histo import histo_score
 from quilt.stages.impurity import TAGS, FilterVerdict, assess, find_tissue_box, impurity_tags
 from tests.media.impure import Frame, all_frames, clean_tissue, multi_panel, viewer_window
@@ -46,6 +47,7 @@ def test_viewer_crop_matches_tissue_and_scores_higher(seed: int) -> None:
     box = find_tissue_box(image)
     assert box is not None
     assert max(abs(a - b) for a, b in zip(box, truth, strict=True)) <= 10, (box, truth)
+    assert box_iou(box, truth) >= 0.8  # the bar for recovering the tissue box
     verdict = assess(image)
     assert verdict.crop == box
     assert verdict.score > histo_score(image)
@@ -65,3 +67,14 @@ def test_no_tissue_no_crop() -> None:
 def test_rejects_bad_shapes() -> None:
     with pytest.raises(ValueError):
         impurity_tags(np.zeros((4, 4, 3), dtype=np.uint8))
+
+
+def test_bench_impurity_reports_per_tag_scores_and_crop_iou(capsys: pytest.CaptureFixture[str]) -> None:
+    from quilt.cli import main
+
+    assert main(["bench", "impurity", "--seeds", "2"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    fields = dict(item.split("=") for item in last.removeprefix("impurity: ").split())
+    assert last.startswith("impurity: ") and fields["frames"] == "20" and int(fields["crops"]) >= 2
+    assert float(fields["min_recall"]) == 1.0 and float(fields["crop_iou_min"]) >= 0.8
+    assert box_iou((0, 0, 10, 10), (5, 0, 15, 10)) == 5 * 10 / 150  # half-overlapping boxes: 50 / 150
