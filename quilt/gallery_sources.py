@@ -5,13 +5,13 @@ Both are read afresh on every call, so a served page shows the pairs that exist 
 
 from __future__ import annotations
 
-import json
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
 from quilt.records import PairRecord
 from quilt.store import ObjectStore, get_json
+from quilt.writers import read_pairs_jsonl
 
 # Record reads from S3 are small round trips; a few in flight keep a page load short.
 _PARALLEL_READS = 8
@@ -60,7 +60,7 @@ class FolderSource:
         path = self.folder / "pairs.jsonl"
         if not path.exists():  # a `quilt process` that has not written its first pair yet
             return []
-        return _readable_lines(path)
+        return read_pairs_jsonl(path, skip_bad=True)
 
     def image_bytes(self, record: PairRecord) -> bytes:
         path = (self.folder / record.image).resolve()
@@ -71,13 +71,3 @@ class FolderSource:
         except FileNotFoundError:
             raise KeyError(record.image) from None
 
-
-def _readable_lines(path: Path) -> list[PairRecord]:
-    """Every line that is a pair record; a writer may be halfway through the last one."""
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(PairRecord.from_dict(json.loads(line)))
-        except (json.JSONDecodeError, ValueError, TypeError):
-            continue
-    return records

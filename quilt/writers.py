@@ -41,12 +41,23 @@ def _record_line(record: PairRecord) -> str:
     return json.dumps({name: getattr(record, name) for name in PAIR_FIELDS}, ensure_ascii=False)
 
 
-def read_pairs_jsonl(path: Path) -> list[PairRecord]:
+def read_pairs_jsonl(path: Path, skip_bad: bool = False) -> list[PairRecord]:
+    """The records of a `pairs.jsonl`, in file order.
+
+    A line that is not a pair record raises ValueError naming its line number, unless
+    `skip_bad`: a reader watching a folder that `quilt process` is still writing may catch
+    the writer halfway through its last line.
+    """
     records: list[PairRecord] = []
     with Path(path).open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
                 records.append(PairRecord.from_dict(json.loads(line)))
+            except (ValueError, TypeError, AttributeError) as err:
+                if not skip_bad:
+                    raise ValueError(f"{path} line {number} is not a pair record: {err}") from None
     return records
 
 

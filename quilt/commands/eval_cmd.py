@@ -11,9 +11,9 @@ from typing import Any
 from rich.table import Table
 
 from quilt.eval import EvalPair, EvalReport, Lecture, TruthError, evaluate, lecture_from_dict
-from quilt.records import PairRecord
 from quilt.stages.fetch import Source, video_id_for
 from quilt.stages.imaging import decode_jpeg, phash
+from quilt.writers import read_pairs_jsonl
 
 from .ui import console, err_console
 
@@ -66,16 +66,10 @@ def load_pairs(pairs_dir: Path) -> tuple[list[EvalPair], int]:
     pairs: list[EvalPair] = []
     unreadable = 0
     try:
-        lines = jsonl.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
+        records = read_pairs_jsonl(jsonl)
+    except (OSError, ValueError) as err:  # ValueError names the line that is not a pair record
         raise EvalInputError(f"cannot read {jsonl}: {err}") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = PairRecord.from_dict(json.loads(line))
-        except (ValueError, TypeError, AttributeError) as err:
-            raise EvalInputError(f"{jsonl} line {number} is not a pair record: {err}") from None
+    for record in records:
         code = _image_phash(pairs_dir, record.image)
         unreadable += not code
         pairs.append(EvalPair(record.pair_id, record.video_id, record.source, float(record.t_start),
