@@ -26,3 +26,4 @@ def join_key(video_id: str, part: str) -> str:
 
 PAIRS_PREFIX = "pairs"
 PHASH_INDEX_PREFIX = "index/phash"
+IMAGE_TEXTS_PREFIX = "index/image-texts"

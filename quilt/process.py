@@ -17,6 +17,7 @@ from quilt.stages.denoise import DENOISER_NAME, load_lexicon
 from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
 from quilt.stages.frame_view import frame_view
 from quilt.stages.histo import HistoScorer, LocalHistoScorer
+from quilt.stages.image_texts import ImageTexts
 from quilt.stages.imaging import encode_jpeg
 from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
 from quilt.stages.magnification import magnification_class
@@ -74,6 +75,7 @@ class Processor:
         self.writer = JsonlPairWriter(self.out_dir)
         # Near-duplicate images across videos, as the services keep it in the bucket.
         self.index = PhashIndex(LocalStore(self.out_dir / "index"), "phash")
+        self.image_texts = ImageTexts(LocalStore(self.out_dir / "index"), "image-texts")
 
     def run(self, source_text: str) -> VideoOutcome:
         outcome = VideoOutcome(source=source_text)
@@ -111,47 +113,45 @@ class Processor:
                                          on_retry=lambda _: setattr(outcome, "asr_retries", outcome.asr_retries + 1))
             segments = [s for batch in batches for s in batch]
             done()
-        # Another video's image is not scored or stored, but it still competes for the speech said over it.
+        # A picture another video showed first is scored like any other, but its pairs point at that video's image.
         earlier = [self._earlier_image(vid, c) for c in frames.chunks]
-        chunks = [c for c, of in zip(frames.chunks, earlier, strict=True) if not of]
-        repeats = [(c, of) for c, of in zip(frames.chunks, earlier, strict=True) if of]
-        outcome.chunks, outcome.repeated_images = len(chunks), len(repeats)
+        outcome.chunks, outcome.repeated_images = sum(not of for of in earlier), sum(bool(of) for of in earlier)
         done = self._step(outcome, "denoise")
         sentences, backend = denoise_with(self.llm, segments, self.lexicon)
         done()
         outcome.sentences, outcome.medical = len(sentences), sum(s.medical for s in sentences)
         done = self._step(outcome, "histo")
-        views = [frame_view(c.image) for c in chunks]
-        scores = self.scorer.score([v.image for v in views]) if chunks else []
+        views = [frame_view(c.image) for c in frames.chunks]
+        scores = self.scorer.score([v.image for v in views]) if views else []
         jpegs: dict[str, bytes] = {}
         scored = []
-        for chunk, view, score in zip(chunks, views, scores, strict=True):
+        for chunk, of, view, score in zip(frames.chunks, earlier, views, scores, strict=True):
             cid = chunk_id(vid, chunk.t_start, chunk.t_end)
-            # The pair shows the microscope field of view when the frame had UI chrome around it.
-            jpegs[cid] = encode_jpeg(view.image) if view.crop else chunk.jpeg
+            image = of or cid
+            # The pair shows the microscope field of view when the frame had UI chrome around it. An earlier
+            # video's image already on disk is kept as it is (the writer never overwrites an image).
+            jpegs.setdefault(image, encode_jpeg(view.image) if view.crop else chunk.jpeg)
             keep = score >= self.histo_threshold
             # Only kept chunks become pairs, so only they need the (8 ms) magnification estimate.
             magnification = magnification_class(view.image, histo_score=score) if keep else "unknown"
             for start, end in chunk.spans():
-                scored.append(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref=cid, histo_score=score,
+                scored.append(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref=image, histo_score=score,
                                           keep=keep, phash=chunk.phash, impurity_tags=list(view.tags),
-                                          crop=list(view.crop or []), magnification=magnification))
-        for chunk, of in repeats:
-            cid = chunk_id(vid, chunk.t_start, chunk.t_end)
-            scored.extend(ScoredChunk(chunk_id=cid, t_start=start, t_end=end, image_ref="", histo_score=0.0,
-                                      keep=False, phash=chunk.phash, duplicate_of=of)
-                          for start, end in chunk.spans())
+                                          crop=list(view.crop or []), magnification=magnification, duplicate_of=of))
         done()
-        outcome.kept = sum(score >= self.histo_threshold for score in scores)
+        outcome.kept = sum(score >= self.histo_threshold for score, of in zip(scores, earlier, strict=True)
+                           if not of)
         done = self._step(outcome, "align")
         denoiser = backend if backend.startswith("llm:") else DENOISER_NAME
         models = {"decoder": DECODER_NAME, "asr": self.transcriber.name, "denoiser": denoiser,
                   "histo_filter": self.scorer.name, "aligner": ALIGNER_NAME}
         params = AlignParams(pad_s=self.pad_s, max_lag_s=self.max_lag_s, max_words=self.max_words,
                              dedup_min_jaccard=self.dedup_jaccard)
-        alignment = align_video(vid, source.uri, scored, sentences, models, now_iso(), params)
+        earlier_texts = self.image_texts.texts_for({of for of in earlier if of}, except_video=vid)
+        alignment = align_video(vid, source.uri, scored, sentences, models, now_iso(), params, earlier_texts)
         for record in alignment.pairs:
             self.writer.write(record, jpegs[record.image])
+            self.image_texts.add(record)
         done()
         outcome.pairs, outcome.lag_s, outcome.duplicates = len(alignment.pairs), alignment.lag_s, alignment.duplicates
         outcome.unpaired = alignment.unpaired

@@ -67,8 +67,9 @@ _FILE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 class JsonlPairWriter(_ContextMixin):
     """`out_dir/pairs.jsonl` plus `out_dir/images/<image_id>.jpg`; `image` is relative to the jsonl.
 
-    The several texts of one image share its file; a record without an image_id (older
-    producers) gets `images/<pair_id>.jpg`.
+    The several texts of one image share its file, written by the first of them (atomically, so
+    a file that exists is whole); a record without an image_id (older producers) gets
+    `images/<pair_id>.jpg`.
     """
 
     def __init__(self, out_dir: Path) -> None:
@@ -95,11 +96,10 @@ class JsonlPairWriter(_ContextMixin):
         stem = record.image_id if _FILE_NAME.fullmatch(record.image_id) else record.pair_id
         relative = f"images/{stem}.jpg"
         image_path = self.out_dir / relative
-        if record.pair_id in self.seen and image_path.exists():
-            return
-        tmp = image_path.with_name(image_path.name + ".part")
-        tmp.write_bytes(image_jpeg)
-        tmp.replace(image_path)  # the image lands before the line that points at it
+        if not image_path.exists():  # an image is written once: later texts of it (other videos') share the file
+            tmp = image_path.with_name(image_path.name + ".part")
+            tmp.write_bytes(image_jpeg)
+            tmp.replace(image_path)  # the image lands before the line that points at it
         if record.pair_id not in self.seen:
             self._handle.write(_record_line(replace(record, image=relative)) + "\n")
             self._handle.flush()

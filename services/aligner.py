@@ -3,9 +3,11 @@
 The two halves arrive on different topics in any order. Each half is parked in
 the bucket under a deterministic key; whichever arrives second completes the
 join. Both inputs share one agent, so the two halves of a video are never
-handled at the same time. Every chunk of FilteredFrames goes to the aligner, rejected ones and
-other videos' images (flagged `duplicate_of`) included: they compete for the speech said over
-them, and only kept new images become pairs.
+handled at the same time. Every chunk of FilteredFrames goes to the aligner, rejected ones
+included: they compete for the speech said over them, and only kept images become pairs. A
+kept image another video showed first (flagged `duplicate_of`) is paired under that video's
+image_id, unless that video already said nearly the same words over it (kept in the bucket
+by `ImageTexts`, written before the pair is produced).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from google.protobuf.message import Message
 from quilt import keys, topics
 from quilt.config import Settings
 from quilt.stages.align import ALIGNER_NAME, AlignParams, align_video
+from quilt.stages.image_texts import ImageTexts
 from quilt.store import put_json
 from quilt.time_util import now_iso
 from quilt.wire import pair_to_pb, scored_from_pb, sentences_from_pb
@@ -49,8 +52,11 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         return Result(state="waiting", detail={"have": part})
     assert isinstance(text, pb.DenoisedText) and isinstance(frames, pb.FilteredFrames)
     models = {**dict(text.models), "histo_filter": frames.model, "aligner": ALIGNER_NAME}
+    image_texts = ImageTexts(ctx.store, keys.IMAGE_TEXTS_PREFIX)
+    earlier = {c.chunk.duplicate_of for c in frames.chunks if c.chunk.duplicate_of}
     alignment = align_video(video_id, text.source, scored_from_pb(list(frames.chunks)),
-                            sentences_from_pb(list(text.sentences)), models, now_iso(), align_params(ctx.settings))
+                            sentences_from_pb(list(text.sentences)), models, now_iso(), align_params(ctx.settings),
+                            image_texts.texts_for(earlier, except_video=video_id))
     pairs = alignment.pairs
     writer = WebDatasetShardWriter(ctx.store, keys.PAIRS_PREFIX, video_id)
     outputs = []
@@ -60,6 +66,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         if record.image != last_key:
             last_key, image = record.image, ctx.store.get_bytes(record.image)
         writer.write(record, image)
+        image_texts.add(record)
         outputs.append(Output(topics.PAIRS, video_id, pair_to_pb(record)))
     writer.close()
     kept = sum(c.keep and not c.chunk.duplicate_of for c in frames.chunks)

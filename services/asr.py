@@ -44,7 +44,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     retried: list[WindowRetry] = []
 
     def on_retry(retry: WindowRetry) -> None:
-        # Whisper skipped speech with the domain prompt: worth seeing in the logs and the status.
+        # Whisper skipped speech (the domain prompt, or a cold start mid-sentence): worth seeing in logs and status.
         retried.append(retry)
         ctx.log.info("asr_window_retried", video_id=vid, **dataclasses.asdict(retry))
 

@@ -1,11 +1,11 @@
 """Decoder: video object -> stable frame chunks (JPEGs) and 16 kHz audio windows in the bucket.
 
 Audio goes to the bucket window by window as it is decoded. A chunk that near-duplicates
-another video's image (a re-uploaded lecture, the same presenter photo or outro slide in
-every lecture), found through the perceptual-hash index kept in the bucket, is not stored
-again: it travels flagged (`duplicate_of`) and imageless, so no stage scores it or makes a
-pair of it, but the aligner still knows that picture was on screen and drops what was said
-over it instead of gluing it onto a neighbouring slide.
+another video's image (a re-uploaded lecture, a stock micrograph, the same presenter photo or
+outro slide in every lecture), found through the perceptual-hash index kept in the bucket, is
+not stored again: it travels flagged (`duplicate_of`) with the earlier video's image key. The
+filter scores that image, the aligner pairs the new words said over it under the earlier
+image_id and drops words another video already paired with it (a re-upload adds nothing).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def chunk_messages(store: ObjectStore, index: PhashIndex, video_id: str,
     """The chunks as wire messages, in order, and how many were flagged as another video's image.
 
     A new image is uploaded and indexed; a repeat is neither (the index keeps the first video's
-    entry, and the bucket one JPEG per distinct picture).
+    entry, and the bucket one JPEG per distinct picture) and points at the earlier JPEG.
     """
     out, repeats = [], 0
     for chunk in chunks:
@@ -42,7 +42,7 @@ def chunk_messages(store: ObjectStore, index: PhashIndex, video_id: str,
                                 phash=chunk.phash, intervals=intervals)
         earlier = index.find(chunk.phash, video_id=video_id)
         if earlier is not None:
-            message.duplicate_of = earlier.chunk_id
+            message.duplicate_of, message.image_key = earlier.chunk_id, earlier.image_key
             repeats += 1
         else:
             message.image_key = keys.frame_key(video_id, cid)

@@ -4,8 +4,9 @@ Before scoring, a frame whose tissue sits inside UI chrome is cropped to the
 microscope field of view (the crop is stored next to the frame and becomes the
 pair's image), and its impurities are tagged: persons, chrome, text, arrows,
 multi-panel figures. Kept chunks also get a magnification class (low, medium, high).
-A chunk the decoder flagged as another video's image (`duplicate_of`) has no image to
-fetch: it passes through unscored as keep=False, so the aligner still sees it.
+A chunk the decoder flagged as another video's image (`duplicate_of`) is scored on that
+video's JPEG; one without an image key passes through unscored as keep=False, so the aligner
+still sees it.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.DecodedMedia)
     scorer: TritonHistoScorer = ctx.clients["scorer"]
     threshold = ctx.settings.histo_threshold
-    # Another video's image has nothing to fetch: it passes through unscored, never kept, in its place.
+    # A chunk with nothing to fetch passes through unscored, never kept, in its place.
     scored = [pb.ScoredChunk(chunk=c, histo_score=0.0, keep=False, magnification="unknown") for c in message.chunks]
-    fresh = [i for i, c in enumerate(message.chunks) if not c.duplicate_of]
+    fresh = [i for i, c in enumerate(message.chunks) if c.image_key]
     views = []
     for i in fresh:
         view = frame_view(decode_jpeg(ctx.store.get_bytes(message.chunks[i].image_key)))
@@ -54,7 +55,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
                             model=scorer.name, threshold=threshold)
     return Result(outputs=[Output(topics.FILTERED, message.video_id, out)],
                   detail={"chunks": len(fresh), "kept": sum(c.keep for c in scored),
-                          "duplicates": len(message.chunks) - len(fresh),
+                          "duplicates": sum(bool(c.duplicate_of) for c in message.chunks),
                           "cropped": sum(v.crop is not None for v in views),
                           "tagged": sum(bool(v.tags) for v in views)})
 

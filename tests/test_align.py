@@ -84,14 +84,28 @@ def test_a_sentence_over_a_rejected_slide_is_not_glued_on_through_the_padding() 
     assert alignment.unpaired == 1
 
 
-def test_another_videos_image_takes_its_speech_but_gives_no_pair() -> None:
+def test_another_videos_image_is_paired_under_its_first_image_id_unless_the_words_repeat() -> None:
     histology = chunk(0.0, 10.0)
-    # Flagged as a near-duplicate of another video's image: never a pair, even if marked keep by mistake.
-    for keep in (False, True):
-        repeat = ScoredChunk("c-rep", 10.5, 16.0, "", 0.0, keep, duplicate_of="v-0-c00016300-00020700")
-        said = [sent(2.0, 8.0, "A bile duct."), sent(10.7, 15.0, "As a pathologist I read biopsies.")]
-        pairs = run([histology, repeat], said)
-        assert [(p.image_id, p.text) for p in pairs] == [("c0", "A bile duct.")]
+    earlier = "v-0-c00016300-00020700"  # the image id the picture got in the video that showed it first
+    said = [sent(2.0, 8.0, "A bile duct."), sent(10.7, 15.0, "Napsin A is positive in the tumor cytoplasm.")]
+    # Rejected by the filter: it takes its speech and gives no pair.
+    rejected = ScoredChunk("c-rep", 10.5, 16.0, earlier, 0.1, False, duplicate_of=earlier)
+    assert [(p.image_id, p.text) for p in run([histology, rejected], said)] == [("c0", "A bile duct.")]
+    # Kept: the new words go with the first video's image (one image, several texts across videos).
+    kept = ScoredChunk("c-rep", 10.5, 16.0, earlier, 0.9, True, phash="0f0f0f0f0f0f0f0f", duplicate_of=earlier)
+    pairs = run([histology, kept], said)
+    assert [(p.image_id, p.image, p.text) for p in pairs] == [
+        ("c0", "frames/0.jpg", "A bile duct."), (earlier, earlier, "Napsin A is positive in the tumor cytoplasm.")]
+    assert pairs[1].pair_id == pair_id("v-1", 10.5, 16.0, "Napsin A is positive in the tumor cytoplasm.")
+    # The earlier video already said nearly that over it (a re-upload): dropped as a duplicate, counted.
+    again = align_video("v-1", "test.mp4", [histology, kept], said, MODELS, NOW,
+                        earlier_texts={earlier: ["Napsin A is positive in the tumor cytoplasm!"]})
+    assert [p.text for p in again.pairs] == ["A bile duct."] and again.duplicates == 1
+    # Different words over the same picture are new information; texts of other images do not count.
+    other = align_video("v-1", "test.mp4", [histology, kept], said, MODELS, NOW,
+                        earlier_texts={earlier: ["TTF-1 stains the nuclei of this adenocarcinoma."],
+                                       "c0": ["Napsin A is positive in the tumor cytoplasm."]})
+    assert len(other.pairs) == 2 and other.duplicates == 0
 
 
 def test_medical_talk_over_the_presenter_camera_is_not_glued_onto_a_slide() -> None:

@@ -139,6 +139,7 @@ SENTENCES = ("Hello everyone and welcome to another video.",
              "Necrosis is seen in the centre of the granuloma.",
              "That is all for today, take care.")
 WIN_S, RATE = 13, 16000
+LEAD_S = 2  # seconds of the window before that a lead-in retry hears (asr_windows._LEAD_S)
 Narration = tuple[np.ndarray, list[tuple[str, float, float]]]
 
 
@@ -180,23 +181,30 @@ class SkipsWhenPrompted:
     name = "fake-skip"
 
     def __init__(self, lecture: np.ndarray, truth: list[tuple[str, float, float]], skip: set[int],
-                 unprompted: str = "whole") -> None:
-        self.lecture, self.skip, self.unprompted = lecture, skip, unprompted
+                 unprompted: str = "whole", cold: frozenset[int] = frozenset()) -> None:
+        self.lecture, self.skip, self.unprompted, self.cold = lecture, skip, unprompted, cold
         self.sentences = [_spread(text, s, e) for text, s, e in truth]  # in lecture time
         self.calls: list[tuple[int, str | None]] = []
+        self.leads: list[bool] = []  # per call: heard with the lead-in from the window before
 
-    def _window(self, audio: np.ndarray) -> int:
-        # Windows start at multiples of WIN_S; find which one this (possibly extended) audio is.
+    def _window(self, audio: np.ndarray) -> tuple[int, float]:
+        # Windows start at multiples of WIN_S, or LEAD_S earlier for a lead-in retry; find which one this
+        # (possibly extended) audio is, and where it starts.
         for k in range(self.lecture.size // (WIN_S * RATE) + 1):
-            if np.array_equal(self.lecture[k * WIN_S * RATE:k * WIN_S * RATE + audio.size], audio):
-                return k
+            for lead in (0, LEAD_S * RATE) if k else (0,):
+                start = k * WIN_S * RATE - lead
+                if np.array_equal(self.lecture[start:start + audio.size], audio):
+                    return k, start / RATE
         raise AssertionError("audio is not a window of the lecture")
 
     def transcribe(self, audio: np.ndarray, sample_rate: int = 16000,
                    initial_prompt: str | None = None) -> list[Segment]:
-        k = self._window(audio)
+        k, t0 = self._window(audio)
         self.calls.append((k, initial_prompt))
-        t0, t1 = k * WIN_S, k * WIN_S + audio.size / sample_rate
+        self.leads.append(t0 < k * WIN_S)
+        t1 = t0 + audio.size / sample_rate
+        if k in self.cold and not self.leads[-1]:
+            return []  # started mid-sentence, heard nothing: only a lead-in helps
         if initial_prompt == "" and self.unprompted == "nothing":
             return []
         heard = [[Word(w.text, w.start - t0, w.end - t0, w.probability) for w in words if t0 <= w.start and w.end <= t1]
@@ -257,10 +265,24 @@ def test_no_retry_without_prompt_or_when_disabled(narration: Narration) -> None:
     fake = SkipsWhenPrompted(audio, truth, skip={0})
     _run(fake, audio, check=CoverageCheck(enabled=False))
     assert fake.calls == [(0, None), (1, None)]
-    # With the prompt already off there is nothing different to try.
+    # With the prompt already off only a lead-in is different, and the first window has nothing before it.
     fake = SkipsWhenPrompted(audio, truth, skip={0}, unprompted="nothing")
     _, retries = _run(fake, audio, initial_prompt="")
-    assert fake.calls == [(0, ""), (1, "")] and retries == []
+    assert fake.calls == [(0, ""), (1, ""), (1, "")] and fake.leads == [False, False, True]
+    assert [(r.t_start, r.how, r.kept_retry) for r in retries] == [(WIN_S, "lead-in", False)]
+
+
+def test_window_starting_mid_sentence_is_redone_with_a_lead_in(narration: Narration) -> None:
+    audio, truth = narration
+    fake = SkipsWhenPrompted(audio, truth, skip=set(), cold=frozenset({1}))
+    words, retries = _run(fake, audio)
+    # Window 1 came out empty; the lead-in retry (prompted, 2 s earlier) and the unprompted one were both tried.
+    assert fake.calls == [(0, None), (1, None), (1, None), (1, "")] and fake.leads == [False, False, True, False]
+    assert [(r.t_start, r.how, r.kept_retry) for r in retries] == [(WIN_S, "lead-in", True)]
+    # Every word once, at its time: the lead-in's own words (window 0's, before the seam) were dropped.
+    assert " ".join(w.text for w in words) == " ".join(SENTENCES)
+    starts = [w.start for w in words]
+    assert starts == sorted(starts)
 
 
 def test_real_whisper_recovers_skipped_speech() -> None:

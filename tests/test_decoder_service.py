@@ -23,7 +23,7 @@ from tests.media.slides import photo_slide
 EARLIER = "v-0-c00016300-00020700"  # the chunk id the photo got in an earlier video
 
 
-def test_a_repeat_of_another_videos_image_is_sent_flagged_without_its_image(tmp_path: Path,
+def test_a_repeat_of_another_videos_image_is_sent_flagged_with_the_earlier_image(tmp_path: Path,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
     store = LocalStore(tmp_path)
     index = PhashIndex(store, keys.PHASH_INDEX_PREFIX)
@@ -44,7 +44,8 @@ def test_a_repeat_of_another_videos_image_is_sent_flagged_without_its_image(tmp_
     fresh, repeat = out.message.chunks
     assert not fresh.duplicate_of and fresh.image_key == keys.frame_key("v-1", fresh.chunk_id)
     assert store.exists(fresh.image_key)
-    assert repeat.duplicate_of == EARLIER and repeat.image_key == ""
+    # The filter scores the earlier video's JPEG; nothing new is stored for it.
+    assert repeat.duplicate_of == EARLIER and repeat.image_key == "frames/v-0/photo.jpg"
     assert (repeat.t_start, repeat.t_end, repeat.phash) == (6.0, 11.0, phash(photo))
     assert [(i.t_start, i.t_end) for i in repeat.intervals] == [(6.0, 11.0), (20.0, 25.0)]  # both showings compete
     assert not store.exists(keys.frame_key("v-1", repeat.chunk_id))  # its JPEG was never uploaded

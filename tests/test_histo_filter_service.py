@@ -1,5 +1,5 @@
-"""The histo_filter adapter: crops chrome away before scoring, stores the crop, tags impurities, and passes
-another video's image through unscored."""
+"""The histo_filter adapter: crops chrome away before scoring, stores the crop, tags impurities, scores another
+video's image on that video's JPEG, and passes a chunk with no image through unscored."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def test_viewer_frame_is_cropped_and_tagged(tmp_path: Path) -> None:
     assert tissue_scored.crop == [] and tissue_scored.image_ref == "frames/v-1/c1.jpg"
 
 
-def test_another_videos_image_passes_through_unscored_and_reaches_the_aligner(tmp_path: Path) -> None:
+def test_a_chunk_without_an_image_passes_through_unscored_and_reaches_the_aligner(tmp_path: Path) -> None:
     store = LocalStore(tmp_path)
     tissue = clean_tissue(2)[0]
     store.put_bytes("frames/v-1/c0.jpg", encode_jpeg(tissue))
@@ -100,3 +100,20 @@ def test_another_videos_image_passes_through_unscored_and_reaches_the_aligner(tm
             Sentence(6.3, 10.5, "Every resection specimen is fixed in formalin overnight.", "", True)]
     pairs = align("v-1", "x.mp4", scored, said, {}, "2024-01-01T00:00:00Z")
     assert [p.text for p in pairs] == ["The glands are lined by columnar epithelium."]
+
+
+def test_another_videos_image_is_scored_on_its_jpeg_and_paired_under_its_image_id(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path)
+    store.put_bytes("frames/v-0/c7.jpg", encode_jpeg(clean_tissue(5)[0]))  # stored when v-0 showed it first
+    repeat = pb.FrameChunk(chunk_id="v-1-c1", t_start=6.0, t_end=11.0, phash="0f0f0f0f0f0f0f0f",
+                           image_key="frames/v-0/c7.jpg", duplicate_of="v-0-c7")
+    scorer = InProcessScorer()
+    ctx = Context(settings=Settings(), store=store, log=structlog.get_logger(), clients={"scorer": scorer})
+    result = histo_filter.handle(ctx, "media.decoded", pb.DecodedMedia(video_id="v-1", chunks=[repeat]))
+    [out] = result.outputs
+    [scored_chunk] = out.message.chunks
+    assert len(scorer.seen) == 1 and scored_chunk.keep and scored_chunk.magnification != "unknown"
+    assert (result.detail["chunks"], result.detail["kept"], result.detail["duplicates"]) == (1, 1, 1)
+    said = [Sentence(6.3, 10.5, "The glands are lined by columnar epithelium.", "", True)]
+    [pair] = align("v-1", "x.mp4", scored_from_pb(list(out.message.chunks)), said, {}, "2024-01-01T00:00:00Z")
+    assert (pair.image_id, pair.image, pair.video_id) == ("v-0-c7", "frames/v-0/c7.jpg", "v-1")

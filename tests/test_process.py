@@ -100,8 +100,8 @@ def test_long_speech_over_one_slide_gives_several_texts_of_one_image(tmp_path: P
 def test_a_slide_shared_with_an_earlier_lecture_does_not_leak_its_speech(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     # The same holiday photo closes the first lecture and interrupts the second, where the narrator says something
-    # medical over it. There it is a cross-video repeat: not scored, not stored, but on screen all the same, so
-    # what was said over it must not land on the histology slide before it through the padding.
+    # medical over it. There it is a cross-video repeat: rejected by the filter, not stored again, but on screen all
+    # the same, so what was said over it must not land on the histology slide before it through the padding.
     first, second = tmp_path / "first.mp4", tmp_path / "second.mp4"
     make_lecture(first, [SlideSpec("histology", 6.0, "A portal tract with a bile duct.", seed=7),
                          SlideSpec("photo", 5.0, "I took this picture on my holiday.")])
@@ -126,10 +126,40 @@ def test_a_slide_shared_with_an_earlier_lecture_does_not_leak_its_speech(tmp_pat
     assert not earlier.error and not outcome.error and outcome.repeated_images == 1
     # The aside was heard as medical and dropped with its picture (the test needs Whisper to get it about right).
     assert outcome.unpaired >= 1
-    [repeat] = [c for c in given[1] if c.duplicate_of]  # the photo, handed over as a competitor only
-    assert not repeat.keep and repeat.image_ref == "" and abs(repeat.t_start - 7.0) <= 0.6
+    [repeat] = [c for c in given[1] if c.duplicate_of]  # the photo, scored and rejected: a competitor only
+    assert not repeat.keep and repeat.image_ref == repeat.duplicate_of and abs(repeat.t_start - 7.0) <= 0.6
     assert repeat.duplicate_of.startswith(earlier.video_id)
     pairs = [p for p in read_pairs_jsonl(tmp_path / "out" / "pairs.jsonl") if p.video_id == outcome.video_id]
     assert [round(p.t_start) for p in pairs] == [0, 13]  # both histology slides, each with its own words
     assert not any(word in p.text.lower() for p in pairs for word in ("resection", "specimen", "formalin"))
     assert repeat.chunk_id + ".jpg" not in {p.name for p in (tmp_path / "out" / "images").iterdir()}
+
+
+def test_a_slide_another_lecture_showed_first_gets_new_words_under_its_image_and_a_reupload_adds_none(
+        tmp_path: Path) -> None:
+    # Two lecturers use the same stock micrograph (seed 7) and say different things about it; then the second
+    # lecture is uploaded again (other bytes, other video id, the same words).
+    first, second, copy = tmp_path / "first.mp4", tmp_path / "second.mp4", tmp_path / "copy.mp4"
+    make_lecture(first, [SlideSpec("histology", 6.0, "A portal tract with a bile duct sits in the center.", seed=7),
+                         SlideSpec("text", 4.0, "Thanks for watching.", title="Bye")])
+    other = [SlideSpec("histology", 6.0, "The lymphocytes surround the glandular epithelium.", seed=3),
+             SlideSpec("histology", 6.0, "Here the hepatocytes show steatosis with fat droplets.", seed=7),
+             SlideSpec("text", 4.0, "See you next week.", title="Bye")]
+    make_lecture(second, other)
+    make_lecture(copy, other, preset="medium")
+    processor = Processor(tmp_path / "out")
+    try:
+        outcomes = [processor.run(str(video)) for video in (first, second, copy)]
+    finally:
+        processor.close()
+    assert not any(o.error for o in outcomes) and outcomes[1].repeated_images >= 1
+    records = read_pairs_jsonl(tmp_path / "out" / "pairs.jsonl")
+    by_video = {o.video_id: [r for r in records if r.video_id == o.video_id] for o in outcomes}
+    [stock] = by_video[outcomes[0].video_id]
+    assert "portal" in stock.text.lower()
+    shared = [r for r in by_video[outcomes[1].video_id] if r.image_id == stock.image_id]
+    assert len(shared) == 1 and "steatosis" in shared[0].text.lower() and shared[0].t_start >= 5.4
+    assert shared[0].image == stock.image  # one file for the picture, written by the first lecture
+    assert len(list((tmp_path / "out" / "images").glob("*.jpg"))) == len({r.image_id for r in records})
+    # The re-upload repeats every picture and every sentence: nothing new, all counted as duplicates.
+    assert by_video[outcomes[2].video_id] == [] and outcomes[2].duplicates == len(by_video[outcomes[1].video_id])

@@ -15,6 +15,10 @@ video already gave belongs to that picture, and is dropped with it rather than g
 neighbouring histology slide through the padding. A long stretch with no stable picture at all
 (a camera on the presenter, a pan) competes the same way, as an empty picture.
 
+An image another video showed first (the same stock micrograph in two lectures) is paired under
+that video's image_id: its new words are new information, but words another video already paired
+with it (a re-uploaded lecture) are dropped (`earlier_texts`).
+
 An image with a lot of speech gets several pairs (one image, several texts, as in Quilt), each
 short enough for a CLIP text encoder.
 """
@@ -24,11 +28,12 @@ from __future__ import annotations
 import bisect
 import math
 import statistics
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from quilt.ids import pair_id
 from quilt.records import PairRecord
-from quilt.stages.pair_dedup import dedup_pairs
+from quilt.stages.pair_dedup import dedup_pairs, drop_known_texts
 from quilt.stages.pathology import sub_pathologies
 from quilt.stages.types import ScoredChunk, Sentence
 
@@ -263,7 +268,7 @@ def _pair(video_id: str, source: str, chunk: ScoredChunk, part: list[tuple[Sente
         histo_score=chunk.histo_score,
         models=dict(models),
         created_at=created_at,
-        image_id=chunk.chunk_id,
+        image_id=image_id_of(chunk),
         align_score=round(score, 4),
         corrections=_corrections(sentences),
         entities=entities,
@@ -295,20 +300,27 @@ def unshown_spans(chunks: list[ScoredChunk], sentences: list[Sentence], min_gap_
 
 
 def pairable(chunk: ScoredChunk) -> bool:
-    """A chunk whose image may become a pair: kept by the filter and not another video's image."""
-    return chunk.keep and not chunk.duplicate_of
+    """A chunk whose image may become a pair: kept by the filter (another video's image included)."""
+    return chunk.keep
+
+
+def image_id_of(chunk: ScoredChunk) -> str:
+    """The image a chunk's pairs point at: the first video's, for a picture another video showed first."""
+    return chunk.duplicate_of or chunk.chunk_id
 
 
 def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences: list[Sentence],
-                models: dict[str, str], created_at: str, params: AlignParams | None = None) -> Alignment:
+                models: dict[str, str], created_at: str, params: AlignParams | None = None,
+                earlier_texts: Mapping[str, Iterable[str]] | None = None) -> Alignment:
     """Pairs of one video, ordered by time, with the lag used and how many near-duplicates went.
 
     `chunks` holds one entry per interval an image was on screen (entries of one image share
     chunk_id), so a slide shown twice collects text from both showings under one image_id.
-    It should hold every picture, rejected and cross-video duplicates too: they compete for
-    sentences like kept ones, and what they win is dropped (it was said about a picture that
-    gives no pair); so do long stretches without a picture (`unshown_spans`). Only medical
-    sentences are paired, so every pair has medical content.
+    It should hold every picture, rejected ones too: they compete for sentences like kept ones,
+    and what they win is dropped (it was said about a picture that gives no pair); so do long
+    stretches without a picture (`unshown_spans`). Only medical sentences are paired, so every
+    pair has medical content. `earlier_texts` maps an image_id to the texts other videos already
+    paired with it; a pair repeating one of them is dropped as a duplicate.
     """
     params = params or AlignParams()
     lag = estimate_lag(chunks, sentences, params.max_lag_s, params.min_lag_evidence)
@@ -324,9 +336,10 @@ def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences
         group = assigned.get(index, [])
         for start, end in split_by_words([_words(s) for s, _ in group], params.max_words):
             pairs.append(_pair(video_id, source, chunk, group[start:end], models, created_at))
-    phash_of = {c.chunk_id: c.phash for c in shown if pairable(c) and c.phash}
+    phash_of = {image_id_of(c): c.phash for c in shown if pairable(c) and c.phash}
     unique, dropped = dedup_pairs(pairs, phash_of, params.dedup_max_hamming, params.dedup_min_jaccard)
-    return Alignment(pairs=unique, lag_s=lag, duplicates=len(dropped), unpaired=unpaired)
+    fresh, repeated = drop_known_texts(unique, earlier_texts or {}, params.dedup_min_jaccard)
+    return Alignment(pairs=fresh, lag_s=lag, duplicates=len(dropped) + len(repeated), unpaired=unpaired)
 
 
 def align(video_id: str, source: str, chunks: list[ScoredChunk], sentences: list[Sentence],

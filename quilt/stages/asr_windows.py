@@ -8,12 +8,14 @@ the seam (window k+1 heard it whole) and a word cut at the start of window k+1 l
 (window k heard it whole), so each word appears once and uncut.
 
 Each window's transcript is checked against the window's own speech (quilt/stages/speech_coverage.py).
-Whisper tiny.en with the domain prompt sometimes skips most of a window and stamps what it kept
-seconds late; the same audio without the prompt comes out whole. When the words account for too
-little of the voiced time, or sit largely in silence, the window is transcribed again with the
-prompt off and whichever transcript covers the speech better is kept. The prompt is not simply
-turned off: it helps medical terms, and unprompted decoding fails on other windows. A window that
-passes the check costs only the energy measure (milliseconds), never a second transcription.
+Whisper tiny.en sometimes skips most of a window and stamps what it kept seconds late. Two causes
+were seen: the domain prompt (the same audio without it comes out whole), and a window that starts
+in the middle of a sentence (a short last window most of all: the same audio heard from two seconds
+earlier comes out whole). When the words account for too little of the voiced time, or sit largely
+in silence, the window is transcribed again both ways, without the prompt and with a lead-in from
+the window before, and whichever transcript covers the speech best is kept. Neither is the default:
+the prompt helps medical terms, and a lead-in on every window was measured to spell the sentence
+after it worse. A window that passes the check costs only the energy measure (milliseconds).
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ import numpy as np
 from quilt.stages.asr import SAMPLE_RATE, Transcriber, prepare_audio
 from quilt.stages.speech_coverage import Coverage, coverage, speech_activity
 from quilt.stages.types import Segment, Word
+
+_LEAD_S = 2  # seconds of the previous window a lead-in retry hears first
 
 
 def shift_segments(segments: list[Segment], offset_s: float) -> list[Segment]:
@@ -104,37 +108,50 @@ class CoverageCheck:
 
 @dataclass(frozen=True)
 class WindowRetry:
-    """A window that was transcribed a second time without the prompt (for logs and counters)."""
+    """A window that was transcribed again, without the prompt or with a lead-in (for logs and counters)."""
 
     t_start: float  # the window's start in video time
     voiced_s: float
-    covered_before: float  # Coverage.speech_covered of the prompted transcript
-    covered_after: float  # ... of the unprompted one
-    kept_retry: bool  # whether the unprompted transcript replaced the prompted one
+    covered_before: float  # Coverage.speech_covered of the first transcript
+    covered_after: float  # ... of the best retry
+    kept_retry: bool  # whether that retry replaced the first transcript
+    how: str = "unprompted"  # which retry was best: "unprompted" | "lead-in"
 
 
 def transcribe_checked(transcriber: Transcriber, audio: np.ndarray, sample_rate: int,
                        initial_prompt: str | None, check: CoverageCheck = CoverageCheck(),
-                       t_start: float = 0.0) -> tuple[list[Segment], WindowRetry | None]:
-    """Transcribe one stretch of audio; redo it without the prompt when the words miss its speech.
+                       t_start: float = 0.0,
+                       lead: np.ndarray | None = None) -> tuple[list[Segment], WindowRetry | None]:
+    """Transcribe one stretch of audio; redo it when the words miss its speech.
 
-    Times stay relative to `audio`. There is nothing to retry when the prompt is already off.
+    The retries: without the prompt (unless it is already off), and, given `lead` (the audio just
+    before, at `sample_rate`), with the prompt and that lead-in, whose words are then dropped.
+    Times stay relative to `audio`.
     """
     first = transcriber.transcribe(audio, sample_rate, initial_prompt=initial_prompt)
-    if initial_prompt == "" or not check.enabled:
+    if not check.enabled:
         return first, None
     # As the transcriber hears it (mono float at 16 kHz), so levels are in full-scale dB whatever came in.
     activity = speech_activity(prepare_audio(audio, sample_rate), SAMPLE_RATE)
     before = coverage(activity, first)
     if not check.poor(before):
         return first, None
-    second = transcriber.transcribe(audio, sample_rate, initial_prompt="")
-    after = coverage(activity, second)
+    tries: list[tuple[str, list[Segment]]] = []
+    if lead is not None and lead.size:  # first: on a tie it keeps the prompt's spelling
+        lead_s = lead.size / sample_rate
+        heard = transcriber.transcribe(np.concatenate([lead, audio]), sample_rate, initial_prompt=initial_prompt)
+        tries.append(("lead-in", clip_segments(shift_segments(heard, -lead_s), 0.0, math.inf)))
+    if initial_prompt != "":
+        tries.append(("unprompted", transcriber.transcribe(audio, sample_rate, initial_prompt="")))
+    if not tries:
+        return first, None
+    scored = [(how, found, coverage(activity, found)) for how, found in tries]
+    how, best, after = max(scored, key=lambda t: t[2].score)  # max keeps the first of equals
     keep = after.score >= before.score + check.min_gain
     retry = WindowRetry(t_start=t_start, voiced_s=round(before.voiced_s, 2),
                         covered_before=round(before.speech_covered, 3), covered_after=round(after.speech_covered, 3),
-                        kept_retry=keep)
-    return (second if keep else first), retry
+                        kept_retry=keep, how=how)
+    return (best if keep else first), retry
 
 
 def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, np.ndarray]],
@@ -146,11 +163,12 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
     `windows` are consecutive and non-overlapping (t_start, samples at `sample_rate`). The last
     window is transcribed without extension. `initial_prompt` follows the Transcriber convention
     (None: the transcriber's default prompt, "": none). Each window is checked against its speech
-    and, if poor, redone without the prompt (see CoverageCheck); `on_retry` hears of every redo,
+    and, if poor, redone without the prompt and with a lead-in (see transcribe_checked); `on_retry` hears of every redo,
     before that window is yielded.
     """
     overlap_n = max(0, int(round(overlap_s * sample_rate)))
     left_seam = -math.inf
+    lead: np.ndarray | None = None  # the previous window's last seconds, for a retry that starts earlier
     for (t_start, samples), nxt in _lookahead(windows):
         right_seam = math.inf
         audio = samples
@@ -162,8 +180,9 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
             audio = np.concatenate([samples, ext]) if ext.size else samples
         if audio.size:
             # Checked on the extended audio, the stretch this transcript claims to cover.
-            found, retry = transcribe_checked(transcriber, audio, sample_rate, initial_prompt, check, t_start)
+            found, retry = transcribe_checked(transcriber, audio, sample_rate, initial_prompt, check, t_start, lead)
             if retry is not None and on_retry is not None:
                 on_retry(retry)
             yield clip_segments(shift_segments(found, t_start), left_seam, right_seam)
         left_seam = right_seam
+        lead = samples[-_LEAD_S * sample_rate:] if samples.size else lead

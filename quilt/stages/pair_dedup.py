@@ -1,4 +1,4 @@
-"""Near-duplicate pairs within one video: the same picture described in nearly the same words.
+"""Near-duplicate pairs: the same picture described in nearly the same words, within a video or across videos.
 
 A narrator who returns to a slide often says the same thing again; two such pairs teach a
 model nothing the first did not. A pair is a duplicate only when both halves repeat: a similar
@@ -9,7 +9,7 @@ The better pair survives, whatever order the pairs arrive in, so a retry drops t
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from quilt.records import PairRecord
 from quilt.stages.imaging import hamming
@@ -63,3 +63,20 @@ def dedup_pairs(pairs: list[PairRecord], phash_of: Mapping[str, str], max_hammin
         else:
             kept.append(index)
     return [pairs[i] for i in sorted(kept)], [pairs[i] for i in sorted(dropped)]
+
+
+def drop_known_texts(pairs: list[PairRecord], earlier_texts: Mapping[str, Iterable[str]],
+                     min_jaccard: float = MIN_JACCARD) -> tuple[list[PairRecord], list[PairRecord]]:
+    """(kept, dropped): a pair is dropped when another video already paired its image with nearly its text.
+
+    `earlier_texts` maps image_id to those texts (a re-uploaded lecture says the same words over the
+    same pictures; a different lecture reusing a stock picture says new ones, which are kept).
+    """
+    known = {image: [shingles(t) for t in texts] for image, texts in earlier_texts.items()}
+    kept: list[PairRecord] = []
+    dropped: list[PairRecord] = []
+    for pair in pairs:
+        words = shingles(pair.text)
+        repeated = any(jaccard(words, other) >= min_jaccard for other in known.get(pair.image_id, []))
+        (dropped if repeated else kept).append(pair)
+    return kept, dropped
