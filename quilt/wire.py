@@ -11,7 +11,7 @@ def segments_to_pb(segments: list[Segment]) -> list[pb.Segment]:
     return [
         pb.Segment(start=s.start, end=s.end, text=s.text,
                    words=[pb.Word(text=w.text, start=w.start, end=w.end, probability=w.probability)
-                          for w in s.words])
+                          for w in s.words], cut=s.cut)
         for s in segments
     ]
 
@@ -19,7 +19,8 @@ def segments_to_pb(segments: list[Segment]) -> list[pb.Segment]:
 def segments_from_pb(segments: list[pb.Segment]) -> list[Segment]:
     return [
         Segment(start=s.start, end=s.end, text=s.text,
-                words=[Word(text=w.text, start=w.start, end=w.end, probability=w.probability) for w in s.words])
+                words=[Word(text=w.text, start=w.start, end=w.end, probability=w.probability) for w in s.words],
+                cut=s.cut)
         for s in segments
     ]
 

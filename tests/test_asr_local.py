@@ -20,6 +20,7 @@ from quilt.stages.asr import (
 )
 from quilt.stages.asr_prompt import default_prompt
 from quilt.stages.types import Segment, StageError, Word
+from quilt.wire import segments_from_pb, segments_to_pb
 
 SENTENCE = "The hematoxylin and eosin stain shows hepatocytes around the bile duct."
 
@@ -95,10 +96,13 @@ def test_empty_and_bad_audio(transcriber: FasterWhisperTranscriber) -> None:
         prepare_audio(np.array([0.0, np.nan], np.float32), 16000)
 
 
-def test_json_round_trip_keeps_words() -> None:
-    segs = [Segment(0.0, 1.5, "Bile duct.", [Word("Bile", 0.1, 0.5, 0.9), Word("duct.", 0.6, 1.2, 0.8)])]
+def test_json_and_wire_round_trips_keep_words_and_the_seam_mark() -> None:
+    # Probabilities that float32 (the wire) holds exactly.
+    segs = [Segment(0.0, 1.5, "Bile duct.", [Word("Bile", 0.1, 0.5, 0.875), Word("duct.", 0.6, 1.2, 0.75)]),
+            Segment(1.5, 2.0, "The portal", [Word("The", 1.5, 1.7, 0.5), Word("portal", 1.7, 2.0, 0.25)], cut=True)]
     doc = {"model": "x", "language": "en", **segments_to_json(segs)}
     assert segments_from_json(doc) == segs
+    assert segments_from_pb(segments_to_pb(segs)) == segs
 
 
 class _RecordingModel:

@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 
 from quilt.stages.asr import FasterWhisperTranscriber, prepare_audio
-from quilt.stages.asr_windows import CoverageCheck, WindowRetry, clip_segments, merge_at_seam, transcribe_windows
+from quilt.stages.asr_windows import (
+    CoverageCheck,
+    WindowRetry,
+    clip_segments,
+    merge_at_seam,
+    shift_segments,
+    transcribe_checked,
+    transcribe_windows,
+)
 from quilt.stages.speech_coverage import coverage, speech_activity
 from quilt.stages.types import Segment, Word
 from tests.media.speech import speak
@@ -309,3 +317,36 @@ def test_real_whisper_recovers_skipped_speech() -> None:
     assert "lymphocytes" in said, said
     assert coverage(speech_activity(audio, RATE), segments).speech_covered > 0.9
     assert prompts == [None, ""] if retries else prompts == [None]
+
+
+def test_a_segment_cut_at_the_seam_is_marked_and_keeps_the_mark_when_shifted() -> None:
+    ws = [Word(f"w{i}", float(i), i + 0.5, 0.9) for i in range(6)]
+    whole = Segment(0.0, 5.5, " ".join(w.text for w in ws), ws)
+    left, right = merge_at_seam([whole], [whole], 3.0)
+    assert [w.text for w in left[0].words] == ["w0", "w1", "w2"] and left[0].cut  # lost its end at the seam
+    assert [w.text for w in right[0].words] == ["w3", "w4", "w5"] and not right[0].cut  # its end is Whisper's
+    assert shift_segments(left, 30.0)[0].cut and not clip_segments([whole], 0.0, 99.0)[0].cut
+
+
+class LoopsWhenPrompted:
+    """Greedy decoding with the prompt locks onto a phrase (seen with tiny.en); without it the window is clean."""
+
+    name = "fake-loop"
+
+    def __init__(self) -> None:
+        self.prompts: list[str | None] = []
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int = 16000,
+                   initial_prompt: str | None = None) -> list[Segment]:
+        self.prompts.append(initial_prompt)
+        text = "Amyloid expands the glomeruli." if initial_prompt == "" else "and the blood of the body, " * 6
+        ws = [Word(t, 0.5 + 0.3 * i, 0.7 + 0.3 * i, 0.9) for i, t in enumerate(text.split())]
+        return [Segment(ws[0].start, ws[-1].end, text, ws)]
+
+
+def test_a_window_caught_in_a_repetition_loop_is_redone() -> None:
+    fake = LoopsWhenPrompted()
+    found, retry = transcribe_checked(fake, np.zeros(RATE * 4, np.float32), RATE, None)
+    # Silent audio: the coverage check alone would pass it; the loop is what sends it back.
+    assert fake.prompts == [None, ""] and retry is not None and retry.kept_retry and retry.how == "unprompted"
+    assert [s.text for s in found] == ["Amyloid expands the glomeruli."]

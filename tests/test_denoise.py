@@ -177,3 +177,28 @@ def test_hyphenated_whisper_words_stay_joined(lexicon: Lexicon) -> None:
           Word(" stroma.", 0.8, 1.0, 0.9)]
     [sentence] = denoise([Segment(0.0, 1.0, "The cell-rich stroma.", ws)], lexicon)
     assert sentence.text == "The cell-rich stroma."
+
+
+def test_an_unpunctuated_segment_ends_its_sentence_unless_a_window_seam_cut_it(lexicon: Lexicon) -> None:
+    # Seen with tiny.en: a stretch with no punctuation at all, but one segment per narrated sentence and no
+    # gap between them. Without the segment ends, four slides' sentences were one 23 s sentence.
+    first = segment("but the myoepithelial cells form a layer around the duct", 10.0)
+    second = segment("the estrogen receptor stain is positive in most tumor nuclei", first.end)
+    said = denoise([first, second], lexicon)
+    assert [s.text for s in said] == [first.text, second.text] and all(s.medical for s in said)
+    # A segment with punctuation keeps its own full stops as the only boundaries: its end may be mid-sentence.
+    punctuated = segment("Here you see. The granuloma with", 0.0)
+    said = denoise([punctuated, segment("a giant cell", punctuated.end)], lexicon)
+    assert [s.text for s in said] == ["Here you see.", "The granuloma with a giant cell"]
+    # Cut short by a window seam, the sentence goes on in the next segment.
+    cut = Segment(first.start, first.end, first.text, first.words, cut=True)
+    said = denoise([cut, second], lexicon)
+    assert [s.text for s in said] == [f"{first.text} {second.text}"]
+
+
+def test_a_repetition_loop_is_cut_to_one_copy(lexicon: Lexicon) -> None:
+    loop = segment("The interstitium is inflamed and the blood of the body, and the blood of the body, "
+                   "and the blood of the body, and the blood of the body.", 0.0)
+    [sentence] = denoise([loop], lexicon)
+    assert sentence.text == "The interstitium is inflamed and the blood of the body."
+    assert sentence.end == loop.words[9].end  # the first copy's time: the rest of the loop was never said

@@ -70,7 +70,7 @@ def segments_to_json(segments: list[Segment]) -> dict[str, Any]:
     return {"segments": [
         {"start": s.start, "end": s.end, "text": s.text,
          "words": [{"text": w.text, "start": w.start, "end": w.end, "probability": w.probability}
-                   for w in s.words]}
+                   for w in s.words], **({"cut": True} if s.cut else {})}
         for s in segments
     ]}
 
@@ -81,7 +81,8 @@ def segments_from_json(obj: Any) -> list[Segment]:
     return [
         Segment(start=float(s["start"]), end=float(s["end"]), text=str(s["text"]),
                 words=[Word(str(w["text"]), float(w["start"]), float(w["end"]),
-                            float(w.get("probability", 1.0))) for w in s.get("words", [])])
+                            float(w.get("probability", 1.0))) for w in s.get("words", [])],
+                cut=bool(s.get("cut", False)))
         for s in items
     ]
 

@@ -12,7 +12,8 @@ Whisper tiny.en sometimes skips most of a window and stamps what it kept seconds
 were seen: the domain prompt (the same audio without it comes out whole), and a window that starts
 in the middle of a sentence (a short last window most of all: the same audio heard from two seconds
 earlier comes out whole). When the words account for too little of the voiced time, or sit largely
-in silence, the window is transcribed again both ways, without the prompt and with a lead-in from
+in silence, or when it repeats a phrase in a loop (quilt/stages/repetition.py), the window is
+transcribed again both ways, without the prompt and with a lead-in from
 the window before, and whichever transcript covers the speech best is kept. Neither is the default:
 the prompt helps medical terms, and a lead-in on every window was measured to spell the sentence
 after it worse. A window that passes the check costs only the energy measure (milliseconds).
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quilt.stages.asr import SAMPLE_RATE, Transcriber, prepare_audio
+from quilt.stages.repetition import looping
 from quilt.stages.speech_coverage import Coverage, coverage, speech_activity
 from quilt.stages.types import Segment, Word
 
@@ -36,7 +38,7 @@ _LEAD_S = 2  # seconds of the previous window a lead-in retry hears first
 def shift_segments(segments: list[Segment], offset_s: float) -> list[Segment]:
     return [
         Segment(start=s.start + offset_s, end=s.end + offset_s, text=s.text,
-                words=[Word(w.text, w.start + offset_s, w.end + offset_s, w.probability) for w in s.words])
+                words=[Word(w.text, w.start + offset_s, w.end + offset_s, w.probability) for w in s.words], cut=s.cut)
         for s in segments
     ]
 
@@ -60,7 +62,8 @@ def clip_segments(segments: list[Segment], lo_s: float, hi_s: float) -> list[Seg
         if len(kept) == len(seg.words):
             out.append(seg)  # untouched: keep Whisper's own text (spacing, punctuation)
         elif kept:
-            out.append(Segment(kept[0].start, kept[-1].end, " ".join(w.text for w in kept), kept))
+            cut = kept[-1] is not seg.words[-1] or seg.cut  # lost its end here (or at an earlier seam)
+            out.append(Segment(kept[0].start, kept[-1].end, " ".join(w.text for w in kept), kept, cut))
     return out
 
 
@@ -134,7 +137,7 @@ def transcribe_checked(transcriber: Transcriber, audio: np.ndarray, sample_rate:
     # As the transcriber hears it (mono float at 16 kHz), so levels are in full-scale dB whatever came in.
     activity = speech_activity(prepare_audio(audio, sample_rate), SAMPLE_RATE)
     before = coverage(activity, first)
-    if not check.poor(before):
+    if not check.poor(before) and not looping(first):
         return first, None
     tries: list[tuple[str, list[Segment]]] = []
     if lead is not None and lead.size:  # first: on a tie it keeps the prompt's spelling
@@ -146,8 +149,9 @@ def transcribe_checked(transcriber: Transcriber, audio: np.ndarray, sample_rate:
     if not tries:
         return first, None
     scored = [(how, found, coverage(activity, found)) for how, found in tries]
-    how, best, after = max(scored, key=lambda t: t[2].score)  # max keeps the first of equals
-    keep = after.score >= before.score + check.min_gain
+    # A retry that does not loop beats one that does; then the better coverage. max keeps the first of equals.
+    how, best, after = max(scored, key=lambda t: (not looping(t[1]), t[2].score))
+    keep = (looping(first) and not looping(best)) or after.score >= before.score + check.min_gain
     retry = WindowRetry(t_start=t_start, voiced_s=round(before.voiced_s, 2),
                         covered_before=round(before.speech_covered, 3), covered_after=round(after.speech_covered, 3),
                         kept_retry=keep, how=how)

@@ -24,6 +24,7 @@ from quilt.stages.lexicon import (
     phonetic_key,
     read_hunspell_words,
 )
+from quilt.stages.repetition import drop_loops
 from quilt.stages.types import Segment, Sentence, Word
 
 __all__ = ["DENOISER_NAME", "HUNSPELL_ENGLISH", "HUNSPELL_MEDICAL", "Lexicon", "denoise", "is_chatter",
@@ -55,16 +56,45 @@ def _words_of(segment: Segment) -> list[Word]:
     return words
 
 
-def _split_sentences(words: list[Word]) -> list[list[Word]]:
+def _without_loops(segment: Segment) -> Segment:
+    words = _words_of(segment)
+    kept = drop_loops(words)
+    if len(kept) == len(words):
+        return segment
+    return Segment(segment.start, segment.end, " ".join(w.text.strip() for w in kept), kept, segment.cut)
+
+
+def _ends_sentence(text: str) -> bool:
+    return bool(_SENTENCE_END.search(text)) and text.lower() not in _ABBREVIATIONS
+
+
+def _unpunctuated_ends(segments: list[Segment]) -> set[int]:
+    """Positions (in the flattened word list) of the last word of each segment that has no full stop at all.
+
+    Whisper sometimes drops punctuation for a whole stretch while still cutting its segments where
+    the narrator's sentences end; there the segment end is the only sentence boundary left. A
+    segment with punctuation keeps its own full stops as the boundaries (its end may be mid-sentence),
+    and so does one that a window seam cut short (`Segment.cut`: the sentence goes on in the next window).
+    """
+    ends: set[int] = set()
+    position = 0
+    for segment in segments:
+        words = _words_of(segment)
+        position += len(words)
+        if words and not segment.cut and not any(_ends_sentence(w.text.strip()) for w in words):
+            ends.add(position - 1)
+    return ends
+
+
+def _split_sentences(words: list[Word], segment_ends: set[int]) -> list[list[Word]]:
     sentences: list[list[Word]] = []
     current: list[Word] = []
-    for word in words:
+    for position, word in enumerate(words):
         if current and word.start - current[-1].end > _MAX_PAUSE_S:
             sentences.append(current)
             current = []
         current.append(word)
-        text = word.text.strip()
-        if _SENTENCE_END.search(text) and text.lower() not in _ABBREVIATIONS:
+        if _ends_sentence(word.text.strip()) or position in segment_ends:
             sentences.append(current)
             current = []
     if current:
@@ -143,9 +173,11 @@ def denoise(segments: list[Segment], lexicon: Lexicon | None = None,
             min_confidence: float = 0.6) -> list[Sentence]:
     """Sentences with corrected text, time spans from the words and a medical flag."""
     lexicon = lexicon if lexicon is not None else load_lexicon()
-    words = [w for seg in sorted(segments, key=lambda s: s.start) for w in _words_of(seg)]
+    # Repetition loops go first, per segment, so a loop neither floods a sentence nor hides its end.
+    ordered = [_without_loops(seg) for seg in sorted(segments, key=lambda s: s.start)]
+    words = [w for seg in ordered for w in _words_of(seg)]
     sentences: list[Sentence] = []
-    for group in _split_sentences(words):
+    for group in _split_sentences(words, _unpunctuated_ends(ordered)):
         asr_text = _join([w.text.strip() for w in group])
         tokens, corrections, scores = _correct(group, lexicon, min_confidence)
         text = _join(tokens)

@@ -178,6 +178,7 @@ class Segment:
     end: float
     text: str
     words: list[Word] = field(default_factory=list)
+    cut: bool = False  # its end is a window seam, where its later words were dropped: not where Whisper ended it
 
 
 @dataclass
