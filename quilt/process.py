@@ -25,6 +25,7 @@ from quilt.stages.phash_index import PhashIndex
 from quilt.stages.types import FrameChunk, ScoredChunk, StageError
 from quilt.store import LocalStore, ObjectStore
 from quilt.time_util import now_iso
+from quilt.video_trace import TracedChunk, TracedSentence, VideoTrace, write_trace
 from quilt.writers import JsonlPairWriter
 
 STEPS = ("fetch", "decode", "asr", "denoise", "histo", "align")
@@ -155,6 +156,10 @@ class Processor:
         done()
         outcome.pairs, outcome.lag_s, outcome.duplicates = len(alignment.pairs), alignment.lag_s, alignment.duplicates
         outcome.unpaired = alignment.unpaired
+        write_trace(self.out_dir, VideoTrace(
+            video_id=vid, source=source.uri,
+            sentences=[TracedSentence(round(s.start, 3), round(s.end, 3), s.text, s.medical) for s in sentences],
+            chunks=[TracedChunk(c.t_start, c.t_end, c.keep, round(c.histo_score, 4), c.duplicate_of) for c in scored]))
 
     def _earlier_image(self, video_id: str, chunk: FrameChunk) -> str:
         """The chunk id of another video's near-duplicate image in this output folder, or "" for a new image

@@ -219,3 +219,43 @@ def test_pipeline_meets_the_bar_on_heldout_lectures(tmp_path: Path, capsys: pyte
     misses = [name for name, ok in [("precision", got["precision"] >= 0.90), ("recall", got["recall"] >= 0.90),
                                     ("leakage", got["leakage"] <= 0.05), ("dup", got["dup"] <= 0.05)] if not ok]
     assert not misses, f"{', '.join(misses)} off the bar: {printed[-1]}"
+    # Every processed lecture left its trace, and every miss (if any) has a cause from it, not "untraced".
+    assert len(list((out / "videos").glob("v-*.json"))) == len(made)
+    assert "untraced" not in numbers["miss_causes"]
+    assert sum(numbers["miss_causes"].values()) == numbers["expected"] - numbers["recalled"]
+
+
+def test_each_miss_is_given_its_cause_from_the_trace(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from quilt.eval_causes import miss_cause
+    from quilt.video_trace import TracedChunk, TracedSentence, VideoTrace, write_trace
+
+    hepatocytes, cytokeratin, portal = LIVER.segments[1], LIVER.segments[3], LIVER.segments[4]
+    kept = [TracedChunk(4.0, 10.0, True, 0.9), TracedChunk(15.2, 21.0, True, 0.8), TracedChunk(21.0, 27.0, True, 0.9)]
+    said = [TracedSentence(4.3, 9.5, "The hepato sites show macro vesicular stethosis.", False),
+            TracedSentence(15.3, 26.5, "Cytokeratin highlights the bile ductules the portal tract holds.", True)]
+    trace = VideoTrace("v-liver", SOURCE, said, kept)
+    assert miss_cause(hepatocytes, trace) == "not_medical"  # heard, every term garbled
+    assert miss_cause(cytokeratin, trace) == "glued" == miss_cause(portal, trace)  # one sentence over two slides
+    assert miss_cause(hepatocytes, VideoTrace("v-liver", SOURCE, said, kept[1:])) == "no_image"
+    rejected = [TracedChunk(4.0, 10.0, False, 0.2), *kept[1:]]
+    assert miss_cause(hepatocytes, VideoTrace("v-liver", SOURCE, said, rejected)) == "no_image"
+    assert miss_cause(hepatocytes, VideoTrace("v-liver", SOURCE, said[1:], kept)) == "not_heard"
+    fine = [TracedSentence(4.3, 9.5, HEPATOCYTES, True)]
+    assert miss_cause(hepatocytes, VideoTrace("v-liver", SOURCE, fine, kept)) == "paired_elsewhere"
+    # Through the command: the trace next to pairs.jsonl gives each miss its cause, in --verbose and in --json.
+    (tmp_path / "pairs.jsonl").write_text("")
+    truth = tmp_path / "liver.truth.json"
+    truth.write_text(json.dumps({"file": "liver.mp4", "duration_s": LIVER.duration_s, "segments": [
+        {"t_start": seg.t_start, "t_end": seg.t_end, "kind": seg.kind, "histology": seg.histology,
+         "medical": seg.medical, "narration": seg.narration, "terms": list(seg.terms)} for seg in LIVER.segments]}))
+    args = _args(tmp_path, truth, json_path=tmp_path / "eval.json")
+    args.verbose = True
+    lecture = eval_cmd.load_truth(truth)  # the trace is found by the id `quilt process` gives the truth's video
+    write_trace(tmp_path, VideoTrace(lecture.video_id, SOURCE, said, kept))
+    assert eval_cmd.run(args) == 0
+    out = capsys.readouterr().out
+    assert "missed #1 4.0-10.0s (histology) cause=not_medical" in out
+    assert "misses by cause: no_image=0 not_heard=0 not_medical=1 glued=2 paired_elsewhere=0" in out
+    assert out.strip().splitlines()[-1].startswith("eval: ")
+    report = json.loads((tmp_path / "eval.json").read_text())
+    assert report["miss_causes"]["glued"] == 2 and report["lectures"][0]["miss_causes"]["1"] == "not_medical"

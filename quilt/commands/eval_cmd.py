@@ -11,8 +11,10 @@ from typing import Any
 from rich.table import Table
 
 from quilt.eval import EvalPair, EvalReport, Lecture, TruthError, evaluate, lecture_from_dict
+from quilt.eval_causes import count_causes, miss_cause
 from quilt.stages.fetch import Source, video_id_for
 from quilt.stages.imaging import decode_jpeg, phash
+from quilt.video_trace import read_trace
 from quilt.writers import read_pairs_jsonl
 
 from .ui import console, err_console
@@ -95,7 +97,18 @@ def report_table(report: EvalReport) -> Table:
     return table
 
 
-def print_details(report: EvalReport, pairs: list[EvalPair]) -> None:
+def miss_causes(report: EvalReport, pairs_dir: Path) -> dict[tuple[str, int], str]:
+    """(lecture, segment) -> cause of each miss, from the folder's video traces ("untraced" without one)."""
+    causes = {}
+    for item in report.lectures:
+        trace = read_trace(pairs_dir, item.lecture.video_id) if item.lecture.video_id else None
+        for index in item.missed:
+            causes[(item.lecture.name, index)] = \
+                miss_cause(item.lecture.segments[index], trace) if trace is not None else "untraced"
+    return causes
+
+
+def print_details(report: EvalReport, pairs: list[EvalPair], causes: dict[tuple[str, int], str]) -> None:
     """Every pair that is not correct, every missed segment and every missing term: where to look for causes."""
     by_id = {p.pair_id: p for p in pairs}
     lectures = {item.lecture.name: item.lecture for item in report.lectures}
@@ -112,13 +125,14 @@ def print_details(report: EvalReport, pairs: list[EvalPair]) -> None:
     for item in report.lectures:
         for index in item.missed:
             seg = item.lecture.segments[index]
-            console.print(f"{item.lecture.name} missed #{index} {seg.t_start:.1f}-{seg.t_end:.1f}s ({seg.kind}): "
-                          f"{seg.narration!r}", markup=False, highlight=False)
+            cause = causes.get((item.lecture.name, index), "untraced")
+            console.print(f"{item.lecture.name} missed #{index} {seg.t_start:.1f}-{seg.t_end:.1f}s ({seg.kind}) "
+                          f"cause={cause}: {seg.narration!r}", markup=False, highlight=False)
         for index, terms in item.missing_terms.items():
             console.print(f"{item.lecture.name} #{index} lacks terms {terms}", markup=False, highlight=False)
 
 
-def report_json(report: EvalReport, unreadable_images: int) -> dict[str, Any]:
+def report_json(report: EvalReport, unreadable_images: int, causes: dict[tuple[str, int], str]) -> dict[str, Any]:
     def numbers(scores: Any) -> dict[str, Any]:
         return {"precision": scores.precision, "recall": scores.recall, "leakage": scores.leakage,
                 "term_acc": scores.term_acc, "dup": scores.dup, "pairs": scores.pairs, "correct": scores.correct,
@@ -128,7 +142,9 @@ def report_json(report: EvalReport, unreadable_images: int) -> dict[str, Any]:
 
     return {**numbers(report.total), "unmatched_pairs": report.unmatched_pairs,
             "unmatched_videos": report.unmatched_videos, "unreadable_images": unreadable_images,
-            "lectures": [{"file": item.lecture.name, **numbers(item.scores), "missed_segments": item.missed}
+            "miss_causes": count_causes(causes.values()),
+            "lectures": [{"file": item.lecture.name, **numbers(item.scores), "missed_segments": item.missed,
+                          "miss_causes": {str(i): causes[(item.lecture.name, i)] for i in item.missed}}
                          for item in report.lectures]}
 
 
@@ -142,17 +158,23 @@ def run(args: argparse.Namespace) -> int:
         err_console.print(f"quilt eval: {err}", markup=False, highlight=False)
         return 2
     report = evaluate(pairs, lectures)
+    causes = miss_causes(report, Path(args.pairs_dir))
     console.print(report_table(report))
     if getattr(args, "verbose", False):
-        print_details(report, pairs)
+        print_details(report, pairs, causes)
     if report.unmatched_pairs:
         console.print(f"[yellow]{report.unmatched_pairs} pairs belong to no truth file (left out of the scores): "
                       f"videos {', '.join(report.unmatched_videos)}[/]")
     if unreadable:
         console.print(f"[yellow]{unreadable} pair images could not be read; duplicates compared by image id[/]")
+    if causes:
+        console.print("misses by cause: " + " ".join(f"{k}={v}" for k, v in count_causes(causes.values()).items())
+                      + ("" if getattr(args, "verbose", False) else " (--verbose names each)"),
+                      markup=False, highlight=False)
     if getattr(args, "json", None):
         try:
-            Path(args.json).write_text(json.dumps(report_json(report, unreadable), indent=2) + "\n", encoding="utf-8")
+            Path(args.json).write_text(json.dumps(report_json(report, unreadable, causes), indent=2) + "\n",
+                                       encoding="utf-8")
         except OSError as err:
             err_console.print(f"quilt eval: cannot write {args.json}: {err}", markup=False, highlight=False)
             return 2
