@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="progress per video and stage, with errors",
                             description="Show every video's state per stage, or one video in detail.")
     status.add_argument("video_id", nargs="?", help="show this video's stages in detail")
+    status.add_argument("--no-lag", action="store_true", help="do not ask the broker for consumer lag")
+    status.add_argument("--lag-only", action="store_true",
+                        help="only the consumer lag per service group and topic (and its machine-readable line)")
 
     pairs = sub.add_parser("pairs", help="read the pair topic", description="Follow the pair topic.")
     pairs.add_argument("action", choices=["tail"], help="tail: print pairs as JSON lines as they arrive")

@@ -13,6 +13,7 @@ from quilt import keys, topics
 from quilt.commands.demo import pair_topic_counts
 from quilt.records import PAIR_FIELDS
 from quilt.stack.launcher import Stack
+from quilt.status import read_video_status
 from quilt.store import get_json
 from quilt.submit import Submitter, build_request
 from quilt.topic_reader import read_all
@@ -197,3 +198,43 @@ def bucket_status(stack: Stack, video_id: str) -> dict:
     from quilt.status import read_video_status
 
     return read_video_status(bucket_of(stack), video_id)
+
+
+def test_status_shows_live_consumer_lag_while_lectures_process(stack: Stack, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from quilt.commands import watch_cmds
+    from quilt.lag import consumer_lag
+
+    videos = []
+    for seed in (61, 63, 65):
+        path = tmp_path / f"lag-{seed}.mp4"
+        make_lecture(path, short_lecture(seed))
+        videos.append(path)
+    ids = [submit(stack, path) for path in videos]  # back to back: ASR takes one at a time, the rest wait
+    peak: dict[tuple[str, str], int] = {}
+    seen_cli = ""
+    monkeypatch.setattr(watch_cmds, "load_settings", lambda: stack.settings)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        for row in consumer_lag(stack.settings):
+            peak[(row.group, row.topic)] = max(peak.get((row.group, row.topic), 0), row.lag)
+        if not seen_cli and any(peak.values()):
+            # The command shows the same lag while it is there, and ends with its machine-readable line.
+            assert watch_cmds.status(argparse.Namespace(video_id=None, no_lag=False, lag_only=True)) == 0
+            seen_cli = capsys.readouterr().out
+        if all(read_video_status(bucket_of(stack), vid).get("aligner", {}).get("state") == "done" for vid in ids):
+            break
+        time.sleep(0.2)
+    assert any(lag > 0 for lag in peak.values()), peak  # a backlog was seen while the lectures were in flight
+    assert "consumer lag" in seen_cli and "lag: total=" in seen_cli.strip().splitlines()[-1]
+    groups = {group for group, _ in peak}
+    assert groups == {f"quilt-{name}" for name in ("fetcher", "decoder", "asr", "denoiser", "histo_filter",
+                                                  "aligner")}
+    # Once everything is done and committed (faust commits every second), nothing is left behind.
+    drained = time.monotonic() + 30
+    while time.monotonic() < drained and sum(row.lag for row in consumer_lag(stack.settings)):
+        time.sleep(0.5)
+    assert {row.topic: row.lag for row in consumer_lag(stack.settings) if row.lag} == {}

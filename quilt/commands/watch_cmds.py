@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from datetime import UTC, datetime
 
 from rich.table import Table
 
 from quilt import topics
 from quilt.config import load_settings
+from quilt.lag import GroupLag, consumer_lag
+from quilt.stage_throughput import stage_throughput
 from quilt.status import STAGES, list_status_videos, read_video_status
 from quilt.topic_reader import assigned_consumer
 from quilt.wire import pair_from_pb
@@ -31,7 +34,8 @@ def _cell(entry: dict | None) -> str:
 
 
 def status(args: argparse.Namespace) -> int:
-    store = bucket(load_settings())
+    settings = load_settings()
+    store = bucket(settings)
     if args.video_id:
         stages = read_video_status(store, args.video_id)
         if not stages:
@@ -55,15 +59,46 @@ def status(args: argparse.Namespace) -> int:
         table.add_column(stage)
     table.add_column("pairs")
     failed = 0
-    for video_id in list_status_videos(store):
-        stages = read_video_status(store, video_id)
+    videos = {video_id: read_video_status(store, video_id) for video_id in list_status_videos(store)}
+    for video_id, stages in videos.items():
         failed += any(e.get("state") == "failed" for e in stages.values())
         pairs = stages.get("aligner", {}).get("detail", {}).get("pairs", "")
         table.add_row(video_id, *[_cell(stages.get(s)) for s in STAGES], str(pairs))
-    console.print(table)
+    if not getattr(args, "lag_only", False):
+        console.print(table)
+        console.print(throughput_table(videos))
     if failed:
         console.print(f"{failed} video(s) failed: `quilt status VIDEO_ID` shows why")
+    if getattr(args, "no_lag", False):
+        return 0
+    try:
+        lags = consumer_lag(settings)
+    except OSError as err:
+        console.print(f"[yellow]lag unknown: {err}[/]")
+        return 0
+    console.print(lag_table(lags))
+    print(f"lag: total={sum(row.lag for row in lags)} groups={len({row.group for row in lags})}", flush=True)
     return 0
+
+
+def throughput_table(videos: dict[str, dict[str, dict]]) -> Table:
+    table = Table(title="stages")
+    for column in ("stage", "done", "running", "failed", "done in 10 min", "realtime x (one replica)"):
+        table.add_column(column)
+    for row in stage_throughput(videos, STAGES, datetime.now(UTC)):
+        table.add_row(row.stage, str(row.done), str(row.running), str(row.failed), str(row.recent),
+                      f"{row.realtime:.1f}" if row.realtime else "-")
+    return table
+
+
+def lag_table(lags: list[GroupLag]) -> Table:
+    table = Table(title="consumer lag (what each service has not consumed yet)")
+    for column in ("group", "topic", "written", "consumed", "lag"):
+        table.add_column(column)
+    for row in lags:
+        style = "yellow" if row.lag else "green"
+        table.add_row(row.group, row.topic, str(row.end), str(row.committed), f"[{style}]{row.lag}[/]")
+    return table
 
 
 def pairs_tail(args: argparse.Namespace) -> int:
