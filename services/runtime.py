@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -38,11 +39,16 @@ PRODUCED = Counter("quilt_produced_total", "Messages produced", ["service", "top
 
 
 def build_app(spec: ServiceSpec, settings: Settings) -> faust.App:
+    datadir = Path(settings.data_dir) / "faust" / spec.name
+    datadir.mkdir(parents=True, exist_ok=True)  # faust makes only the last level
     # A short rebalance timeout: the broker here answers a join only after it,
     # so the default (60 s) would stall every start.
     return faust.App(
         f"quilt-{spec.name}",
         broker=f"kafka://{settings.kafka}",
+        # Under the data directory, not the working directory: a read-only image (Kubernetes) or a checkout
+        # must not get faust's `<app id>-data` folder.
+        datadir=str(datadir),
         web_enabled=False,
         store="memory://",
         topic_allow_declare=False,
