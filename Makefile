@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint protos samples clean help
+.PHONY: setup demo test test-fast lint protos samples clean help k8s-check images
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,11 +27,20 @@ samples: $(STAMP)  ## generate the sample lectures (PyAV + espeak-ng; not stored
 demo: setup  ## run the sample lectures through the embedded stack
 	$(BIN)/quilt demo
 
-test: setup  ## run the whole test suite
+test: setup k8s-check  ## run the whole test suite (after the offline Kubernetes checks)
 	$(BIN)/python -m pytest -q
 
 test-fast: setup  ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q -m "not integration"
+
+k8s-check: $(STAMP)  ## render k8s/overlays/* (kubectl kustomize) and check schemas and invariants offline
+	$(BIN)/python scripts/k8s_check.py
+
+IMAGE_REPO ?= ghcr.io/quilt-stream
+IMAGE_TAG ?= 0.1.0
+images:  ## build the container images with docker (not run by the tests; k8s-check lints the Dockerfile)
+	docker build --target services -t $(IMAGE_REPO)/quilt-services:$(IMAGE_TAG) .
+	docker build --target triton -t $(IMAGE_REPO)/quilt-triton:$(IMAGE_TAG) .
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check quilt services tests scripts training

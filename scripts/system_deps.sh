@@ -7,6 +7,9 @@ missing=()
 command -v espeak-ng >/dev/null || missing+=(espeak-ng)
 [ -f /usr/share/hunspell/en_med_glut.dic ] || missing+=(hunspell-en-med)
 command -v chromium >/dev/null || missing+=(chromium)
+# kubectl renders k8s/ for `make k8s-check`; Debian's own kubernetes-client (1.20) is too old for it, so it is
+# not installed from here: this machine image carries kubectl from Kubernetes' apt repository.
+command -v kubectl >/dev/null || echo "note: kubectl >= 1.27 is not installed; make k8s-check will fail" >&2
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ] && ! command -v sudo >/dev/null; then
   echo "please install: ${missing[*]} (apt-get install ${missing[*]})" >&2
