@@ -24,7 +24,8 @@ COPY protos ./protos
 COPY scripts/gen_protos.py ./scripts/gen_protos.py
 COPY quilt ./quilt
 COPY services ./services
-# training/ (python -m training.train, k8s/overlays/gpu-prod) is copied here once it holds code.
+# The continual CLIP trainer (python -m training.train, k8s/overlays/gpu-prod) and its configs.
+COPY training ./training
 # quiltpb/ is generated, never copied (.dockerignore), so it always matches protos/.
 RUN python scripts/gen_protos.py \
  && pip install --no-deps . \

@@ -44,7 +44,7 @@ images:  ## build the container images with docker (not run by the tests; k8s-ch
 
 lint: setup  ## ruff and mypy
 	$(BIN)/ruff check quilt services tests scripts training
-	$(BIN)/mypy quilt services
+	$(BIN)/mypy quilt services training
 
 clean:  ## remove generated files (not the stack's data directory)
 	rm -rf quiltpb build samples .pytest_cache

@@ -170,8 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench_impurity.add_argument("--seeds", type=int, default=10, metavar="N",
                                 help="seeds per frame kind (10 kinds each; default 10 = 100 frames)")
 
-    from quilt.commands import bench_scale  # argparse and rich only at import time
+    from quilt.commands import bench_scale, bench_train  # argparse and rich only at import time
     bench_scale.add_parser(bench_sub)
+    bench_train.add_parser(bench_sub)
 
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
                              description="Write DIR/index.html showing the newest pairs (image, text with "
@@ -279,6 +280,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "bench" and args.bench == "impurity":
             from quilt.commands import bench_impurity
             return bench_impurity.run(args)
+        if args.command == "bench" and args.bench == "train":
+            from quilt.commands import bench_train
+            return bench_train.run(args)
         if args.command == "bench" and args.bench == "scale":
             from quilt.commands import bench_scale
             return bench_scale.run(args)

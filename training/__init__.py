@@ -1,0 +1,1 @@
+"""Continual CLIP fine-tuning on the finished pair stream (see training/train.py)."""

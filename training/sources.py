@@ -1,0 +1,139 @@
+"""Where finished pairs come from: the Kafka pair topic, or a folder "topic" of JSONL partitions for tests.
+
+Both read by hand-assigned partitions and never commit to the broker: the trainer keeps
+{partition: next offset} inside its checkpoint, next to the model state it produced, so a restart
+seeks to exactly the pairs the restored model has not seen (no pair skipped, none trained twice).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from quilt.records import PairRecord
+
+
+@dataclass(frozen=True)
+class SourcedPair:
+    partition: int
+    offset: int
+    record: PairRecord
+
+
+class PairSource(Protocol):
+    def seek(self, offsets: dict[int, int]) -> None:
+        """Continue each partition at its offset; partitions not named start at the beginning."""
+
+    def poll(self, max_records: int, timeout_s: float) -> list[SourcedPair]:
+        """Up to `max_records` next pairs; an empty list when nothing arrived within `timeout_s`."""
+
+    def close(self) -> None: ...
+
+
+class FolderPairSource:
+    """A folder with `partition-<N>.jsonl` files, one pair record per line; the line index is the offset."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise FileNotFoundError(f"pair folder {self.folder} does not exist")
+        self._next: dict[int, int] = {}
+        self._lines: dict[int, list[str]] = {}
+
+    def _partitions(self) -> list[int]:
+        return sorted(int(p.stem.split("-", 1)[1]) for p in self.folder.glob("partition-*.jsonl"))
+
+    def _refresh(self) -> None:
+        # Re-read so pairs appended while the job runs are seen (a folder can be a live stream too).
+        for partition in self._partitions():
+            text = (self.folder / f"partition-{partition}.jsonl").read_text(encoding="utf-8")
+            lines = text.splitlines()
+            if text and not text.endswith("\n"):
+                lines = lines[:-1]  # a line still being written
+            self._lines[partition] = lines
+            self._next.setdefault(partition, 0)
+
+    def seek(self, offsets: dict[int, int]) -> None:
+        self._next = {int(p): int(o) for p, o in offsets.items()}
+
+    def poll(self, max_records: int, timeout_s: float = 0.0) -> list[SourcedPair]:
+        self._refresh()
+        out: list[SourcedPair] = []
+        # Round-robin over partitions so one long partition does not starve the others.
+        while len(out) < max_records:
+            progressed = False
+            for partition, lines in self._lines.items():
+                offset = self._next.get(partition, 0)
+                if offset < len(lines) and len(out) < max_records:
+                    record = PairRecord.from_dict(json.loads(lines[offset]))
+                    out.append(SourcedPair(partition, offset, record))
+                    self._next[partition] = offset + 1
+                    progressed = True
+            if not progressed:
+                break
+        if not out and timeout_s > 0:
+            time.sleep(timeout_s)  # like a broker poll: wait before saying nothing arrived
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def write_folder_topic(folder: Path, records: Iterable[PairRecord], partitions: int = 2) -> None:
+    """Append records to a folder topic, spread over partitions by their order (tests, the bench)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    handles = [(folder / f"partition-{p}.jsonl").open("a", encoding="utf-8") for p in range(partitions)]
+    try:
+        for i, record in enumerate(records):
+            handles[i % partitions].write(json.dumps(record.to_dict()) + "\n")
+    finally:
+        for handle in handles:
+            handle.close()
+
+
+class KafkaPairSource:
+    """The pair topic (protobuf `quiltpb.v1.Pair` values) with every partition assigned by hand.
+
+    kafka-python's group consumer can hang joining the embedded broker (STACK.md), and the
+    offsets belong in the checkpoint anyway, so no group is joined and nothing is committed.
+    """
+
+    def __init__(self, bootstrap: str, topic: str) -> None:
+        from kafka import KafkaConsumer, TopicPartition
+
+        self.topic = topic
+        self._consumer: Any = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+                                            group_id=None, max_poll_records=500)
+        known = self._consumer.partitions_for_topic(topic)
+        if not known:
+            self._consumer.close()
+            raise RuntimeError(f"topic {topic!r} does not exist on {bootstrap}")
+        self._partitions = [TopicPartition(topic, p) for p in sorted(known)]
+        self._consumer.assign(self._partitions)
+        self._consumer.seek_to_beginning(*self._partitions)
+
+    def seek(self, offsets: dict[int, int]) -> None:
+        for tp in self._partitions:
+            if tp.partition in offsets:
+                self._consumer.seek(tp, int(offsets[tp.partition]))
+            else:
+                self._consumer.seek_to_beginning(tp)
+
+    def poll(self, max_records: int, timeout_s: float) -> list[SourcedPair]:
+        from quilt.wire import pair_from_pb
+        from quiltpb.v1 import messages_pb2 as pb
+
+        batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
+        out = []
+        for tp, messages in batches.items():
+            for message in messages:
+                out.append(SourcedPair(tp.partition, message.offset, pair_from_pb(pb.Pair.FromString(message.value))))
+        return out
+
+    def close(self) -> None:
+        self._consumer.close()
