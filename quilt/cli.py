@@ -170,9 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
     bench_impurity.add_argument("--seeds", type=int, default=10, metavar="N",
                                 help="seeds per frame kind (10 kinds each; default 10 = 100 frames)")
 
-    from quilt.commands import bench_scale, bench_train  # argparse and rich only at import time
+    from quilt.commands import bench_scale, bench_train, search_cmd  # argparse and rich only at import time
     bench_scale.add_parser(bench_sub)
     bench_train.add_parser(bench_sub)
+    search_cmd.add_parser(sub)
 
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
                              description="Write DIR/index.html showing the newest pairs (image, text with "
@@ -280,6 +281,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "bench" and args.bench == "impurity":
             from quilt.commands import bench_impurity
             return bench_impurity.run(args)
+        if args.command == "search":
+            from quilt.commands import search_cmd
+            return search_cmd.run(args)
         if args.command == "bench" and args.bench == "train":
             from quilt.commands import bench_train
             return bench_train.run(args)
