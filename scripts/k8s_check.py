@@ -133,7 +133,10 @@ def load_truth() -> Truth:
     for folder in ("quilt", "services", "triton_models"):
         for path in (ROOT / folder).rglob("*.py"):
             env.update(re.findall(r"\bQUILT_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(errors="replace")))
-    models = tuple(sorted(p.parent.name for p in (ROOT / "triton_models").glob("*/config.pbtxt")))
+    # Models Triton loads at start: those with a version folder. triton_models/clip has none in git: its versions
+    # are written by `python -m training.promote` and loaded live through model control.
+    models = tuple(sorted(p.parent.name for p in (ROOT / "triton_models").glob("*/config.pbtxt")
+                          if any(v.is_dir() and v.name.isdigit() for v in p.parent.iterdir())))
     expirable = (keys.audio_window_key("v", 0).split("/")[0] + "/", keys.join_key("v", "p").rsplit("/", 2)[0] + "/")
     return Truth(stages, tuple(settings.topic(t) for t in topics.ALL), settings.topic_prefix, frozenset(env),
                  models, expirable)
