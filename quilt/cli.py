@@ -247,6 +247,10 @@ def unreachable_hint(err: Exception) -> str | None:
     return None
 
 
+# `quilt bench NAME` runs quilt/commands/bench_NAME.py's run(args); `bench process` lives in process_cmds.
+_BENCH_MODULES = ("keyframes", "text", "asr", "histo", "impurity", "train", "scale", "decode")
+
+
 def dispatch(args: argparse.Namespace) -> int:
     from quilt.stack.launcher import StackError
 
@@ -266,33 +270,12 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "process":
             from quilt.commands import process_cmds
             return process_cmds.process(args)
-        if args.command == "bench" and args.bench == "keyframes":
-            from quilt.commands import bench_keyframes
-            return bench_keyframes.run(args)
-        if args.command == "bench" and args.bench == "text":
-            from quilt.commands import bench_text
-            return bench_text.run(args)
-        if args.command == "bench" and args.bench == "asr":
-            from quilt.commands import bench_asr
-            return bench_asr.run(args)
-        if args.command == "bench" and args.bench == "histo":
-            from quilt.commands import bench_histo
-            return bench_histo.run(args)
-        if args.command == "bench" and args.bench == "impurity":
-            from quilt.commands import bench_impurity
-            return bench_impurity.run(args)
         if args.command == "search":
             from quilt.commands import search_cmd
             return search_cmd.run(args)
-        if args.command == "bench" and args.bench == "train":
-            from quilt.commands import bench_train
-            return bench_train.run(args)
-        if args.command == "bench" and args.bench == "scale":
-            from quilt.commands import bench_scale
-            return bench_scale.run(args)
-        if args.command == "bench" and args.bench == "decode":
-            from quilt.commands import bench_decode
-            return bench_decode.run(args)
+        if args.command == "bench" and args.bench in _BENCH_MODULES:
+            from importlib import import_module
+            return int(import_module(f"quilt.commands.bench_{args.bench}").run(args))
         if args.command == "bench":
             from quilt.commands import process_cmds
             return process_cmds.bench_process(args)

@@ -9,7 +9,6 @@ Index layout (one per served model version, so a promotion never mixes embedding
 from __future__ import annotations
 
 import io
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 
 from quilt.records import PairRecord
 from quilt.store import ObjectStore, get_json, put_json
+from quilt.writers import read_pairs_jsonl as read_records
 
 MODEL_NAME = "clip"
 INDEX_PREFIX = "index/clip"
@@ -120,9 +120,10 @@ def read_pairs_jsonl(path: Path) -> list[PairRecord]:
         raise SearchError(f"no pairs.jsonl or partition-*.jsonl in {path}")
     records = []
     for file in files:
-        for line in file.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                records.append(PairRecord.from_dict(json.loads(line)))
+        try:
+            records.extend(read_records(file))  # the one reader of pairs.jsonl (quilt/writers.py)
+        except ValueError as err:  # names the line that is not a pair record
+            raise SearchError(str(err)) from None
     return records
 
 

@@ -46,6 +46,7 @@ from quilt.capacity import (
     plan,
 )
 
+from .arg_types import number_above_zero
 from .ui import console, err_console, progress_bar
 
 DEFAULT_LECTURES = 3  # generated narrated eval lectures (~40 s each) when no --videos are given
@@ -60,14 +61,7 @@ _READY_TIMEOUT_S = 300.0
 
 # -- arguments ---------------------------------------------------------------------------------------------
 
-def _hours(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected hours of video per day, a number above 0, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"hours of video per day must be a number above 0, got {text!r}")
-    return value
+_hours = number_above_zero("hours of video per day")
 
 
 def _utilisation(text: str) -> float:

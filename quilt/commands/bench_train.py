@@ -13,7 +13,6 @@ The last stdout line is machine-readable:
 from __future__ import annotations
 
 import argparse
-import math
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any
 
 from rich.table import Table
 
+from .arg_types import number_above_zero
 from .ui import console, err_console, progress_bar
 
 DESCRIPTION = __doc__
@@ -28,14 +28,7 @@ HELD_OUT_SEED = 10_000_000  # held-out seeds start here; the training stream cou
 EVAL_EVERY_S = 30.0
 
 
-def _minutes(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected minutes, a number above 0, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"minutes must be a number above 0, got {text!r}")
-    return value
+_minutes = number_above_zero("minutes")
 
 
 def configure(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:

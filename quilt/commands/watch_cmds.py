@@ -53,22 +53,13 @@ def status(args: argparse.Namespace) -> int:
                           detail[:300], entry.get("updated_at", "") if entry else "")
         console.print(table)
         return 0
-    table = Table(title="videos")
-    table.add_column("video", no_wrap=True)
-    for stage in STAGES:
-        table.add_column(stage)
-    table.add_column("pairs")
-    failed = 0
-    videos = {video_id: read_video_status(store, video_id) for video_id in list_status_videos(store)}
-    for video_id, stages in videos.items():
-        failed += any(e.get("state") == "failed" for e in stages.values())
-        pairs = stages.get("aligner", {}).get("detail", {}).get("pairs", "")
-        table.add_row(video_id, *[_cell(stages.get(s)) for s in STAGES], str(pairs))
-    if not getattr(args, "lag_only", False):
-        console.print(table)
+    if not getattr(args, "lag_only", False):  # --lag-only asks the broker only: no scan of every video's status
+        videos = {video_id: read_video_status(store, video_id) for video_id in list_status_videos(store)}
+        console.print(videos_table(videos))
         console.print(throughput_table(videos))
-    if failed:
-        console.print(f"{failed} video(s) failed: `quilt status VIDEO_ID` shows why")
+        failed = sum(any(e.get("state") == "failed" for e in stages.values()) for stages in videos.values())
+        if failed:
+            console.print(f"{failed} video(s) failed: `quilt status VIDEO_ID` shows why")
     if getattr(args, "no_lag", False):
         return 0
     try:
@@ -79,6 +70,18 @@ def status(args: argparse.Namespace) -> int:
     console.print(lag_table(lags))
     print(f"lag: total={sum(row.lag for row in lags)} groups={len({row.group for row in lags})}", flush=True)
     return 0
+
+
+def videos_table(videos: dict[str, dict[str, dict]]) -> Table:
+    table = Table(title="videos")
+    table.add_column("video", no_wrap=True)
+    for stage in STAGES:
+        table.add_column(stage)
+    table.add_column("pairs")
+    for video_id, stages in videos.items():
+        pairs = stages.get("aligner", {}).get("detail", {}).get("pairs", "")
+        table.add_row(video_id, *[_cell(stages.get(s)) for s in STAGES], str(pairs))
+    return table
 
 
 def throughput_table(videos: dict[str, dict[str, dict]]) -> Table:

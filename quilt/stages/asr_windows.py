@@ -137,7 +137,8 @@ def transcribe_checked(transcriber: Transcriber, audio: np.ndarray, sample_rate:
     # As the transcriber hears it (mono float at 16 kHz), so levels are in full-scale dB whatever came in.
     activity = speech_activity(prepare_audio(audio, sample_rate), SAMPLE_RATE)
     before = coverage(activity, first)
-    if not check.poor(before) and not looping(first):
+    first_loops = looping(first)
+    if not check.poor(before) and not first_loops:
         return first, None
     tries: list[tuple[str, list[Segment]]] = []
     if lead is not None and lead.size:  # first: on a tie it keeps the prompt's spelling
@@ -148,10 +149,10 @@ def transcribe_checked(transcriber: Transcriber, audio: np.ndarray, sample_rate:
         tries.append(("unprompted", transcriber.transcribe(audio, sample_rate, initial_prompt="")))
     if not tries:
         return first, None
-    scored = [(how, found, coverage(activity, found)) for how, found in tries]
+    scored = [(how, found, coverage(activity, found), looping(found)) for how, found in tries]
     # A retry that does not loop beats one that does; then the better coverage. max keeps the first of equals.
-    how, best, after = max(scored, key=lambda t: (not looping(t[1]), t[2].score))
-    keep = (looping(first) and not looping(best)) or after.score >= before.score + check.min_gain
+    how, best, after, best_loops = max(scored, key=lambda t: (not t[3], t[2].score))
+    keep = (first_loops and not best_loops) or after.score >= before.score + check.min_gain
     retry = WindowRetry(t_start=t_start, voiced_s=round(before.voiced_s, 2),
                         covered_before=round(before.speech_covered, 3), covered_after=round(after.speech_covered, 3),
                         kept_retry=keep, how=how)
