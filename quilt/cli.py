@@ -170,9 +170,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench_impurity.add_argument("--seeds", type=int, default=10, metavar="N",
                                 help="seeds per frame kind (10 kinds each; default 10 = 100 frames)")
 
-    from quilt.commands import bench_scale, bench_train, search_cmd  # argparse and rich only at import time
+    from quilt.commands import (  # argparse and rich only at import time
+        bench_scale,
+        bench_throughput,
+        bench_train,
+        search_cmd,
+    )
     bench_scale.add_parser(bench_sub)
     bench_train.add_parser(bench_sub)
+    bench_throughput.add_parser(bench_sub)
     search_cmd.add_parser(sub)
 
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
@@ -248,7 +254,7 @@ def unreachable_hint(err: Exception) -> str | None:
 
 
 # `quilt bench NAME` runs quilt/commands/bench_NAME.py's run(args); `bench process` lives in process_cmds.
-_BENCH_MODULES = ("keyframes", "text", "asr", "histo", "impurity", "train", "scale", "decode")
+_BENCH_MODULES = ("keyframes", "text", "asr", "histo", "impurity", "train", "throughput", "scale", "decode")
 
 
 def dispatch(args: argparse.Namespace) -> int:

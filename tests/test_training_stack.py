@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from quilt import topics
+from quilt.lag import TRAINER_GROUP, consumer_lag
 from quilt.stack.launcher import Stack
 from quilt.topic_reader import read_all
 from quilt.wire import pair_from_pb, pair_to_pb
@@ -78,3 +79,6 @@ def test_trainer_on_the_pair_topic_survives_kill_9_with_no_pair_skipped_or_train
     print(f"kafka source, kill -9 at checkpoint >= 8: trained={audit['trained']} skipped={len(skipped)} "
           f"double_trained={audit['double_trained']} counts={report['counts']}")
     assert not skipped and audit["double_trained"] == 0 and set(audit["ids"]) == expected
+    # The trainer told the broker how far it got: `quilt status` shows its group with nothing left.
+    trainer_rows = [row for row in consumer_lag(s) if row.group == TRAINER_GROUP]
+    assert [(row.topic, row.committed, row.lag) for row in trainer_rows] == [(s.topic(topics.PAIRS), len(on_topic), 0)]

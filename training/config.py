@@ -41,6 +41,7 @@ class OptimConfig:
     eps: float = 1e-6
     batch_size: int = 1024  # pairs per optimiser step (all micro-batches together)
     grad_accum: int = 1  # micro-batches per step
+    warmup_steps: int = 0  # linear warm-up of the learning rate over this many steps, then constant
     amp: str = "auto"  # auto = on when CUDA is present; never on CPU
 
 
@@ -148,6 +149,8 @@ def _validate(config: TrainConfig, source: str) -> None:
         fail(f"optim.batch_size must be at least 2 (a contrastive loss needs negatives), got {o.batch_size}")
     if o.grad_accum < 1 or o.batch_size % o.grad_accum:
         fail(f"optim.grad_accum must be >= 1 and divide batch_size {o.batch_size}, got {o.grad_accum}")
+    if o.warmup_steps < 0:
+        fail(f"optim.warmup_steps must be at least 0, got {o.warmup_steps}")
     if o.amp not in AMP_MODES:
         fail(f"optim.amp must be one of {AMP_MODES}, got {o.amp!r}")
     if not 0 <= s.replay_fraction < 1:

@@ -3,6 +3,12 @@
 Exactly-once per pass: a pair counts as consumed when read; it is then dropped (quality, duplicate),
 held out, or waits in `pending` until a step trains it. Offsets, pending pairs, dedup ids and the
 model all go into one checkpoint, so a restart from it neither skips a pair nor trains one twice.
+
+Under torchrun every rank reads its own partitions and keeps its own pending pairs and replay
+reservoir; steps are taken in lockstep (training/distributed.py), pending pairs are moved between
+ranks when one runs short, and rank 0 writes one checkpoint holding every rank's stream state. A
+checkpoint written by N ranks resumes under M ranks: offsets are per partition and pending pairs,
+held-out pairs and reservoirs are dealt out again.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from quilt.store import ObjectStore
 
 from .checkpoint import Checkpoint, checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig
+from .distributed import Collective, Solo
 from .evaluation import EvalExample, evaluate
 from .model import ImageLoader, build_model, image_size, tokenizer
 from .sources import PairSource, SourcedPair
@@ -34,18 +41,20 @@ def default_device() -> torch.device:
 
 class TrainingJob:
     def __init__(self, config: TrainConfig, source: PairSource, store: ObjectStore,
-                 device: torch.device | None = None, log: Callable[[str], None] | None = None) -> None:
+                 device: torch.device | None = None, log: Callable[[str], None] | None = None,
+                 collective: Collective | None = None) -> None:
         self.config = config
         self.source = source
         self.store = store
-        self.device = device or default_device()
+        self.dist: Collective = collective or Solo(device or default_device())
+        self.device = self.dist.device
         self.log = log or (lambda message: None)
-        torch.manual_seed(config.schedule.seed)
+        torch.manual_seed(config.schedule.seed)  # the same initial model on every rank
         model = build_model(config.model)
-        self.trainer = ContrastiveTrainer(model, config.optim, self.device)
+        self.trainer = ContrastiveTrainer(model, config.optim, self.device, self.dist)
         self.tokenize = tokenizer(config.model.text.get("context_length", config.model.context_length))
         self.images = ImageLoader(store, image_size(model), cache_size=max(4096, config.stream.reservoir_size))
-        self.reservoir = Reservoir(config.stream.reservoir_size, config.schedule.seed)
+        self.reservoir = Reservoir(config.stream.reservoir_size, config.schedule.seed + self.dist.rank)
         self.seen: set[str] = set()
         self.pending: list[TrainPair] = []
         self.held_out: list[TrainPair] = []
@@ -72,32 +81,62 @@ class TrainingJob:
             return False
         self.trainer.load_state_dict(checkpoint.tensors)
         stream = checkpoint.stream
+        rank, world = self.dist.rank, self.dist.world_size
         self.offsets = {int(p): int(o) for p, o in stream["offsets"].items()}
         self.seen = set(stream["seen"])
-        self.pending = [TrainPair.from_list(p) for p in stream["pending"]]
-        self.held_out = [TrainPair.from_list(p) for p in stream["held_out"]]
-        self.reservoir = Reservoir.from_state(stream["reservoir"])
-        self.counts = Counter(checkpoint.lineage["counts"])
+        # Pending and held-out pairs are dealt out to the ranks of this run (one rank takes them all).
+        self.pending = [TrainPair.from_list(p) for p in stream["pending"]][rank::world]
+        self.held_out = [TrainPair.from_list(p) for p in stream["held_out"]][rank::world]
+        self.reservoir = restored_reservoir(stream, rank, world, self.config.schedule.seed)
+        # Counts are totals over all ranks: rank 0 carries them on, the others count from zero.
+        self.counts = Counter(checkpoint.lineage["counts"]) if self.dist.is_main else Counter(
+            {name: 0 for name in COUNT_NAMES})
         self.metrics = dict(checkpoint.lineage.get("metrics", {}))
         self.step = checkpoint.step
         self.pass_number = int(checkpoint.lineage.get("pass", 0))
         self.parent = checkpoint_name(checkpoint.step)
         self.source.seek(self.offsets)
-        self.log(f"resumed from {self.prefix}/{self.parent}: step {self.step}, offsets {self.offsets}")
+        written_by = checkpoint.lineage.get("world_size", 1)
+        self._log_main(f"resumed from {self.prefix}/{self.parent} (written by {written_by} rank(s), now {world}): "
+                       f"step {self.step}, offsets {self.offsets}")
         return True
 
+    def _rank_state(self) -> dict[str, Any]:
+        return {"offsets": self.offsets, "seen": self.seen, "pending": [p.to_list() for p in self.pending],
+                "held_out": [p.to_list() for p in self.held_out], "reservoir": self.reservoir.state(),
+                "counts": dict(self.counts), "trained": list(self._trained_since_checkpoint)}
+
     def save(self) -> str:
-        lineage = {
-            "step": self.step, "parent": self.parent, "pass": self.pass_number, "saved_at": time.time(),
-            "config": self.config.to_dict(), "offsets": {str(p): o for p, o in self.offsets.items()},
-            "counts": dict(self.counts), "metrics": self.metrics, "pending": len(self.pending),
-            "trained_ids": {str(self.pass_number): list(self._trained_since_checkpoint)},
-        }
-        stream = {"offsets": {str(p): o for p, o in self.offsets.items()}, "seen": sorted(self.seen),
-                  "pending": [p.to_list() for p in self.pending], "held_out": [p.to_list() for p in self.held_out],
-                  "reservoir": self.reservoir.state()}
-        name = save_checkpoint(self.store, self.prefix,
-                               Checkpoint(self.step, self.trainer.state_dict(), stream, lineage))
+        """Every rank calls this together; rank 0 writes one checkpoint holding all ranks' stream state."""
+        ranks = self.dist.all_gather(self._rank_state())
+        name = checkpoint_name(self.step)
+        if self.dist.is_main:
+            offsets: dict[int, int] = {}
+            for state in ranks:  # a rank only moves its own partitions forward: the highest offset is current
+                for partition, offset in state["offsets"].items():
+                    offsets[int(partition)] = max(offset, offsets.get(int(partition), 0))
+            counts: Counter[str] = Counter()
+            for state in ranks:
+                counts.update(state["counts"])
+            trained = [pair_id for state in ranks for pair_id in state["trained"]]
+            lineage = {
+                "step": self.step, "parent": self.parent, "pass": self.pass_number, "saved_at": time.time(),
+                "config": self.config.to_dict(), "offsets": {str(p): o for p, o in sorted(offsets.items())},
+                "counts": dict(counts), "metrics": self.metrics,
+                "pending": sum(len(state["pending"]) for state in ranks), "world_size": self.dist.world_size,
+                "trained_ids": {str(self.pass_number): trained},
+            }
+            stream = {"offsets": lineage["offsets"], "seen": sorted(set().union(*(state["seen"] for state in ranks))),
+                      "pending": [p for state in ranks for p in state["pending"]],
+                      "held_out": [p for state in ranks for p in state["held_out"]],
+                      "reservoir": ranks[0]["reservoir"], "reservoirs": [state["reservoir"] for state in ranks]}
+            name = save_checkpoint(self.store, self.prefix,
+                                   Checkpoint(self.step, self.trainer.state_dict(), stream, lineage))
+            try:
+                self.source.commit(offsets)
+            except OSError as err:  # the lag report is advisory; the checkpoint holds the truth
+                self.log(f"could not commit the trainer's offsets for lag reports: {err}")
+        self.dist.all_gather(None)  # nobody goes on (or exits) before the checkpoint is complete
         self.parent = name
         self._trained_since_checkpoint = []
         self._dirty = False
@@ -124,9 +163,15 @@ class TrainingJob:
             else:
                 self.pending.append(pair)
 
-    def train_step(self, fresh: Sequence[TrainPair]) -> float:
+    def replay_target(self) -> int:
+        return int(self.config.optim.batch_size * self.config.stream.replay_fraction)
+
+    def train_step(self, fresh: Sequence[TrainPair], replay_count: int | None = None) -> float:
+        """One step on `fresh` plus `replay_count` reservoir pairs (default: as many as the batch has room for)."""
         batch = self.config.optim.batch_size
-        replay = self.reservoir.sample(min(int(batch * self.config.stream.replay_fraction), batch - len(fresh)))
+        if replay_count is None:
+            replay_count = min(self.replay_target(), batch - len(fresh))
+        replay = self.reservoir.sample(replay_count)
         pairs = list(fresh) + replay
         images = self.images.batch([p.image for p in pairs])
         tokens = self.tokenize([p.text for p in pairs])
@@ -142,8 +187,7 @@ class TrainingJob:
         return loss
 
     def fresh_per_step(self) -> int:
-        batch = self.config.optim.batch_size
-        return batch - min(int(batch * self.config.stream.replay_fraction), len(self.reservoir))
+        return self.config.optim.batch_size - min(self.replay_target(), len(self.reservoir))
 
     # -- evaluation -------------------------------------------------------------------------------------
 
@@ -153,7 +197,11 @@ class TrainingJob:
     def evaluate(self, examples: Sequence[EvalExample] | None = None,
                  classes: Sequence[str] | None = None) -> dict[str, float]:
         """Metrics on `examples`, or on the held-out split kept from the stream."""
-        examples = self.eval_examples(self.held_out) if examples is None else examples
+        if examples is None:
+            held_out = [p for part in self.dist.all_gather(self.held_out) for p in part]
+            if not self.dist.is_main:
+                return {}  # rank 0 evaluates the whole held-out split; the model is the same everywhere
+            examples = self.eval_examples(held_out)
         metrics = evaluate(self.trainer.model, self.tokenize, examples, self.device, classes)
         self.metrics = {**metrics, "step": float(self.step)}
         return metrics
@@ -162,39 +210,87 @@ class TrainingJob:
 
     def run(self, max_steps: int | None = None, stop_when_idle: bool = False, deadline: float | None = None,
             on_step: StepCallback | None = None, poll_timeout_s: float = 1.0) -> dict[str, Any]:
-        """Train until `max_steps`, the monotonic `deadline`, or (with `stop_when_idle`) an idle source."""
+        """Train until `max_steps`, the monotonic `deadline`, or (with `stop_when_idle`) an idle source.
+
+        Each round every rank polls for what it lacks, then all ranks share four numbers and take the
+        same decision: step, poll again, deal pending pairs out evenly, or stop.
+        """
         schedule = self.config.schedule
+        world = self.dist.world_size
         while True:
-            if (max_steps is not None and self.step >= max_steps) or (deadline and time.monotonic() >= deadline):
-                break
-            needed = self.fresh_per_step()
-            flush = False
-            if len(self.pending) < needed:
-                got = self.source.poll(max_records=needed - len(self.pending), timeout_s=poll_timeout_s)
+            stop = (max_steps is not None and self.step >= max_steps) or bool(deadline and time.monotonic() >= deadline)
+            got: list[SourcedPair] = []
+            # Buffer up to a step's worth for every rank, so one rank can feed a rank whose partitions are dry.
+            wanted = self.fresh_per_step() * world - len(self.pending)
+            if not stop and wanted > 0:
+                got = self.source.poll(max_records=wanted, timeout_s=poll_timeout_s)
                 for item in got:
                     self.ingest(item)
-                if got:
-                    continue
-                if not stop_when_idle:
-                    continue
-                if not self.pending:
-                    break
-                flush = True  # the source is drained: train the last, smaller batch
-            if len(self.pending) >= needed or flush:
-                fresh, self.pending = self.pending[:needed], self.pending[needed:]
-                loss = self.train_step(fresh)
-                if on_step:
-                    on_step(self, loss)
-                if self.step % schedule.eval_every_steps == 0 and self.held_out:
-                    metrics = self.evaluate()
-                    self.log(f"step {self.step}: loss {loss:.3f} " +
+            stats = self.dist.all_gather((len(self.pending), len(self.reservoir), len(got), stop))
+            if any(s[3] for s in stats):
+                break
+            pending = [s[0] for s in stats]
+            replay = min(self.replay_target(), min(s[1] for s in stats))
+            needed = self.config.optim.batch_size - replay
+            if min(pending) < needed:
+                if sum(pending) >= needed * world:
+                    self._deal_pending()  # enough in all for a step everywhere: even the ranks out
+                elif any(s[2] for s in stats) or not stop_when_idle:
+                    continue  # pairs are still arriving, or we wait for them
+                elif sum(pending) < world:
+                    break  # drained; fewer pairs than ranks stay pending, in the checkpoint
+                else:
+                    self._deal_pending()  # drained: train the last, smaller batch on every rank
+                    needed = sum(pending) // world
+                    replay = min(replay, self.config.optim.batch_size - needed)
+            fresh, self.pending = self.pending[:needed], self.pending[needed:]
+            loss = self.train_step(fresh, replay)
+            if on_step:
+                on_step(self, loss)
+            if self.step % schedule.eval_every_steps == 0 and self.held_out_anywhere():
+                metrics = self.evaluate()
+                if metrics:
+                    self.log(f"step {self.step}: loss {loss:.3f} lr {self.trainer.lr:.2e} " +
                              " ".join(f"{k}={v:.3f}" for k, v in sorted(metrics.items())))
-                if self.step % schedule.checkpoint_every_steps == 0:
-                    self.log(f"checkpoint {self.prefix}/{self.save()}")
-        if self._dirty:
-            self.log(f"checkpoint {self.prefix}/{self.save()}")
+            if self.step % schedule.checkpoint_every_steps == 0:
+                self._log_main(f"checkpoint {self.prefix}/{self.save()}")
+        if any(self.dist.all_gather(self._dirty)):
+            self._log_main(f"checkpoint {self.prefix}/{self.save()}")
         return self.report()
 
+    def _deal_pending(self) -> None:
+        """Deal every rank's pending pairs out round-robin, so each rank holds an equal share (+-1)."""
+        everyone = [p for part in self.dist.all_gather(self.pending) for p in part]
+        self.pending = everyone[self.dist.rank::self.dist.world_size]
+
+    def held_out_anywhere(self) -> bool:
+        return any(self.dist.all_gather(bool(self.held_out)))
+
+    def _log_main(self, message: str) -> None:
+        if self.dist.is_main:
+            self.log(message)
+
     def report(self) -> dict[str, Any]:
-        return {"step": self.step, "counts": dict(self.counts), "pending": len(self.pending),
-                "metrics": self.metrics, "offsets": dict(self.offsets)}
+        """Totals over all ranks (every rank calls this; each gets the same counts)."""
+        ranks = self.dist.all_gather((dict(self.counts), len(self.pending), self.offsets))
+        counts: Counter[str] = Counter({name: 0 for name in COUNT_NAMES})
+        offsets: dict[int, int] = {}
+        for rank_counts, _, rank_offsets in ranks:
+            counts.update(rank_counts)
+            for partition, offset in rank_offsets.items():
+                offsets[partition] = max(offset, offsets.get(partition, 0))
+        return {"step": self.step, "counts": dict(counts), "pending": sum(r[1] for r in ranks),
+                "metrics": self.metrics, "offsets": offsets, "world_size": self.dist.world_size}
+
+
+def restored_reservoir(stream: dict[str, Any], rank: int, world: int, seed: int) -> Reservoir:
+    """This rank's reservoir: its own when the world size is unchanged, else an even share of all of them."""
+    states = stream.get("reservoirs") or [stream["reservoir"]]
+    if len(states) == world:
+        return Reservoir.from_state(states[rank])
+    items = [TrainPair.from_list(item) for state in states for item in state["items"]]
+    capacity = int(states[0]["capacity"])
+    reservoir = Reservoir(capacity, seed + rank)
+    reservoir.items = items[rank::world][:capacity]
+    reservoir.offered = max(len(reservoir.items), sum(int(state["offered"]) for state in states) // world)
+    return reservoir

@@ -1,8 +1,11 @@
 """Where finished pairs come from: the Kafka pair topic, or a folder "topic" of JSONL partitions for tests.
 
-Both read by hand-assigned partitions and never commit to the broker: the trainer keeps
-{partition: next offset} inside its checkpoint, next to the model state it produced, so a restart
-seeks to exactly the pairs the restored model has not seen (no pair skipped, none trained twice).
+Both read by hand-assigned partitions: the trainer keeps {partition: next offset} inside its
+checkpoint, next to the model state it produced, so a restart seeks to exactly the pairs the
+restored model has not seen (no pair skipped, none trained twice). Under torchrun each rank reads
+only the partitions it owns (training/distributed.py). The Kafka source also commits its offsets
+to the `quilt-trainer` group after each checkpoint, so `quilt status` shows the trainer's lag;
+the broker's copy is for operators only, never read back.
 """
 
 from __future__ import annotations
@@ -15,6 +18,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from quilt.records import PairRecord
+
+from .distributed import owns_partition
+
+TRAINER_GROUP = "quilt-trainer"
 
 
 @dataclass(frozen=True)
@@ -31,21 +38,26 @@ class PairSource(Protocol):
     def poll(self, max_records: int, timeout_s: float) -> list[SourcedPair]:
         """Up to `max_records` next pairs; an empty list when nothing arrived within `timeout_s`."""
 
+    def commit(self, offsets: dict[int, int]) -> None:
+        """Tell the broker how far training got (for lag reports; the checkpoint stays authoritative)."""
+
     def close(self) -> None: ...
 
 
 class FolderPairSource:
     """A folder with `partition-<N>.jsonl` files, one pair record per line; the line index is the offset."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, rank: int = 0, world_size: int = 1) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise FileNotFoundError(f"pair folder {self.folder} does not exist")
+        self.rank, self.world_size = rank, world_size
         self._next: dict[int, int] = {}
         self._lines: dict[int, list[str]] = {}
 
     def _partitions(self) -> list[int]:
-        return sorted(int(p.stem.split("-", 1)[1]) for p in self.folder.glob("partition-*.jsonl"))
+        found = (int(p.stem.split("-", 1)[1]) for p in self.folder.glob("partition-*.jsonl"))
+        return sorted(p for p in found if owns_partition(p, self.rank, self.world_size))
 
     def _refresh(self) -> None:
         # Re-read so pairs appended while the job runs are seen (a folder can be a live stream too).
@@ -59,6 +71,9 @@ class FolderPairSource:
 
     def seek(self, offsets: dict[int, int]) -> None:
         self._next = {int(p): int(o) for p, o in offsets.items()}
+
+    def commit(self, offsets: dict[int, int]) -> None:
+        pass  # a folder has no broker to tell
 
     def poll(self, max_records: int, timeout_s: float = 0.0) -> list[SourcedPair]:
         self._refresh()
@@ -100,22 +115,27 @@ class KafkaPairSource:
     """The pair topic (protobuf `quiltpb.v1.Pair` values) with every partition assigned by hand.
 
     kafka-python's group consumer can hang joining the embedded broker (STACK.md), and the
-    offsets belong in the checkpoint anyway, so no group is joined and nothing is committed.
+    offsets belong in the checkpoint anyway, so the group is never joined: offsets are only
+    committed to it, by `commit`, for the lag that `quilt status` reports.
     """
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, rank: int = 0, world_size: int = 1,
+                 group: str = TRAINER_GROUP) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
         self.topic = topic
+        self.bootstrap = bootstrap
+        self.group = group
         self._consumer: Any = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
                                             group_id=None, max_poll_records=500)
         known = self._consumer.partitions_for_topic(topic)
         if not known:
             self._consumer.close()
             raise RuntimeError(f"topic {topic!r} does not exist on {bootstrap}")
-        self._partitions = [TopicPartition(topic, p) for p in sorted(known)]
+        self._partitions = [TopicPartition(topic, p) for p in sorted(known) if owns_partition(p, rank, world_size)]
         self._consumer.assign(self._partitions)
-        self._consumer.seek_to_beginning(*self._partitions)
+        if self._partitions:
+            self._consumer.seek_to_beginning(*self._partitions)
 
     def seek(self, offsets: dict[int, int]) -> None:
         for tp in self._partitions:
@@ -128,12 +148,22 @@ class KafkaPairSource:
         from quilt.wire import pair_from_pb
         from quiltpb.v1 import messages_pb2 as pb
 
+        if not self._partitions:  # more ranks than partitions: this one only trains what others share
+            time.sleep(timeout_s)
+            return []
         batches = self._consumer.poll(timeout_ms=int(timeout_s * 1000), max_records=max_records)
         out = []
         for tp, messages in batches.items():
             for message in messages:
                 out.append(SourcedPair(tp.partition, message.offset, pair_from_pb(pb.Pair.FromString(message.value))))
         return out
+
+    def commit(self, offsets: dict[int, int]) -> None:
+        from quilt.lag import commit_group_offsets
+
+        mine = {tp.partition: offsets[tp.partition] for tp in self._partitions if tp.partition in offsets}
+        if mine:
+            commit_group_offsets(self.bootstrap, self.group, self.topic, mine)
 
     def close(self) -> None:
         self._consumer.close()

@@ -3,6 +3,12 @@
 Reads the pair topic (or a folder topic), the images from the bucket, and checkpoints to the bucket
 under [schedule] checkpoint_prefix; started again (after a crash or kill -9) it resumes from the
 latest checkpoint and its offsets. The last stdout line is JSON: step, counts, metrics, offsets.
+
+Distributed: the same command under torchrun, one process per GPU (or per CPU rank, over gloo):
+  torchrun --nproc_per_node 4 -m training.train --config quiltnet-vit-b32
+Each rank reads the pair partitions p with p % ranks == rank, steps in lockstep with the others,
+and [optim] batch_size is per rank. Rank 0 evaluates, writes the checkpoints and prints the JSON.
+A checkpoint resumes under any number of ranks.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from quilt.store import LocalStore, ObjectStore
 
 from .checkpoint import trained_audit
 from .config import ConfigError, load_config
+from .distributed import from_env
 from .model import ModelError
 from .sources import FolderPairSource, KafkaPairSource, PairSource
 
@@ -40,15 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def open_source(spec: str) -> PairSource:
+def open_source(spec: str, rank: int = 0, world_size: int = 1) -> PairSource:
     if spec.startswith("folder:"):
-        return FolderPairSource(Path(spec.removeprefix("folder:")))
+        return FolderPairSource(Path(spec.removeprefix("folder:")), rank, world_size)
     if spec == "kafka":
         from quilt import topics
         from quilt.config import load_settings
 
         settings = load_settings()
-        return KafkaPairSource(settings.kafka, settings.topic(topics.PAIRS))
+        return KafkaPairSource(settings.kafka, settings.topic(topics.PAIRS), rank, world_size)
     raise ValueError(f"--source must be 'kafka' or 'folder:DIR', got {spec!r}")
 
 
@@ -73,26 +80,31 @@ def main(argv: list[str] | None = None) -> int:
             audit = trained_audit(store, config.schedule.checkpoint_prefix)
             print(json.dumps({p: {k: v for k, v in a.items() if k != "ids"} for p, a in audit["passes"].items()}))
             return 0
-        source = open_source(args.source)
+        collective = from_env()
+        source = open_source(args.source, collective.rank, collective.world_size)
     except (ConfigError, ValueError, FileNotFoundError, RuntimeError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     from .job import TrainingJob
 
+    prefix = f"[rank {collective.rank}] " if collective.world_size > 1 else ""
+
     def log(message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        print(prefix + message, file=sys.stderr, flush=True)
 
     try:
-        job = TrainingJob(config, source, store, log=log)
+        job = TrainingJob(config, source, store, log=log, collective=collective)
         job.restore()
         deadline = time.monotonic() + args.minutes * 60 if args.minutes else None
         report = job.run(max_steps=args.max_steps, stop_when_idle=args.stop_when_idle, deadline=deadline)
     except ModelError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{prefix}error: {exc}", file=sys.stderr)
         return 2
     finally:
         source.close()
-    print(json.dumps(report, sort_keys=True))
+    collective.close()
+    if collective.is_main:
+        print(json.dumps(report, sort_keys=True))
     return 0
 
 

@@ -68,6 +68,9 @@ class GeneratedPairSource:
         self.next += len(out)
         return out
 
+    def commit(self, offsets: dict[int, int]) -> None:
+        pass  # generated on demand: no broker to tell
+
     def close(self) -> None:
         pass
 
