@@ -744,6 +744,13 @@ def check_training(overlay: str, objs: list[Obj], gpu: bool) -> Iterator[Check]:
         where = next((str(e.get("value")) for e in env_of(c) if e["name"] == "QUILT_TRAIN_CHECKPOINTS"), "")
         yield Check(overlay, "training.checkpoints", ref(w), where.startswith(f"s3://{bucket}/"),
                     f"QUILT_TRAIN_CHECKPOINTS={where!r} (bucket {bucket})")
+        command = [str(part) for part in c.get("command") or []]
+        if command and command[0] == "torchrun":
+            # One rank per GPU: more ranks than GPUs would share one, fewer would leave GPUs idle.
+            ranks = command[command.index("--nproc_per_node") + 1] if "--nproc_per_node" in command else "1"
+            gpus = str(dig(c, "resources", "limits", "nvidia.com/gpu", default="0"))
+            yield Check(overlay, "training.ranks_per_gpu", ref(w), ranks == gpus,
+                        f"torchrun --nproc_per_node {ranks}, nvidia.com/gpu limit {gpus}")
 
 
 def check_monitoring(overlay: str, objs: list[Obj], truth: Truth) -> Iterator[Check]:

@@ -284,6 +284,18 @@ def test_the_gpu_overlay_reads_models_from_the_bucket(rendered: dict[str, list[O
     assert len(bad) == 1 and "s3://" in bad[0].detail
 
 
+def test_training_runs_one_rank_per_gpu(rendered: dict[str, list[Obj]]) -> None:
+    assert not failures(list(kc.check_training("gpu-prod", rendered["gpu-prod"], gpu=True)), "training.ranks_per_gpu")
+
+    def change(objs: list[Obj]) -> None:
+        command = container(objs, "StatefulSet", "quilt-training")["command"]
+        command[command.index("--nproc_per_node") + 1] = "4"  # four ranks on the pod's one GPU
+
+    bad = failures(list(kc.check_training("gpu-prod", broken(rendered["gpu-prod"], change), gpu=True)),
+                   "training.ranks_per_gpu")
+    assert len(bad) == 1 and "--nproc_per_node 4, nvidia.com/gpu limit 1" in bad[0].detail
+
+
 def test_schema_errors_are_caught(rendered: dict[str, list[Obj]]) -> None:
     def change(objs: list[Obj]) -> None:
         container(objs, "Deployment", "quilt-aligner")["livenessProbe"]["grpcc"] = {"port": 1}
