@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,14 +24,28 @@ from quilt.search import SearchError
 from quilt.stack.ports import free_port
 from quilt.stack.triton import REPO_ROOT, start_triton, stop_triton
 from quilt.stages.histo import HistoScorer, TritonHistoScorer, load_scorer
-from quilt.stages.histo_clip import (ENV_HISTO_PROMPTS, ENV_NONHISTO_PROMPTS, ENV_URL, HISTO_PROMPTS,
-                                     NONHISTO_PROMPTS, SPEC, ClipZeroShotScorer, histology_probability)
+from quilt.stages.histo_clip import (
+    ENV_HISTO_PROMPTS,
+    ENV_NONHISTO_PROMPTS,
+    ENV_URL,
+    HISTO_PROMPTS,
+    NONHISTO_PROMPTS,
+    SPEC,
+    ClipZeroShotScorer,
+    histology_probability,
+)
 from quilt.stages.histo_model import HistoModelError
 from quilt.stages.imaging import encode_jpeg
 from quilt.store import LocalStore, ObjectStore
 from tests.media.slides import histology_slide
 from tests.media.tissue_pairs import TISSUE_TYPES, tissue_image
 from tests.test_training import tiny_raw
+from training.config import parse_config
+from training.evaluation import encode_images, encode_texts
+from training.job import TrainingJob
+from training.model import image_size, image_tensor
+from training.promote import promote
+from training.sources import FolderPairSource, write_folder_topic
 
 SIZE = 64  # generated images; the tiny CLIP sees 32x32
 PREFIX = "ckpt/histo-clip"
@@ -48,12 +62,13 @@ def _unit(*rows: list[float]) -> np.ndarray:
 def test_an_image_like_a_histology_prompt_scores_high_and_one_like_another_prompt_low() -> None:
     histo = _unit([1, 0, 0, 0], [0.9, 0.1, 0, 0])
     other = _unit([0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1])
-    images = np.concatenate([histo[:1], other[1:2], _unit([0, 0, 0, 1]), _unit([1, 1, 1, 1])])
+    images = np.concatenate([histo[:1], other[1:2], _unit([0, 0, 0, 1])])
     p = histology_probability(images, histo, other)
-    assert p.shape == (4,) and np.all((p >= 0) & (p <= 1))
+    assert p.shape == (3,) and np.all((p >= 0) & (p <= 1))
     assert p[0] > 0.99 and p[1] < 0.01 and p[2] < 0.01
-    # Equally like every prompt: the prompts' shares, 2 of 5.
-    assert p[3] == pytest.approx(2 / 5)
+    # Equally like every prompt: each prompt's share, here 2 of 5.
+    eye = np.eye(5)
+    assert histology_probability(np.ones((1, 5)), eye[:2], eye[2:])[0] == pytest.approx(2 / 5)
 
 
 def test_probability_is_the_histology_prompts_share_of_a_tempered_softmax() -> None:
@@ -95,12 +110,12 @@ class FakeClip:
                               "(python -m training.promote)")
         return self.version
 
-    def embed_texts(self, texts: list[str]) -> np.ndarray:
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         self.text_calls += 1
         return _unit(*[[1.0, 0.05 * i] if "histo" in t or "stained" in t else [0.0, 1.0] for i, t in
                        enumerate(texts)])
 
-    def embed_images(self, images: list[np.ndarray]) -> np.ndarray:
+    def embed_images(self, images: Sequence[np.ndarray]) -> np.ndarray:
         rows = []
         for image in images:
             assert image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3 and max(image.shape) <= 448
@@ -114,10 +129,11 @@ def test_scorer_follows_the_served_version_and_caches_prompts_per_version() -> N
     scorer = ClipZeroShotScorer(clip, ["a histopathology image"], ["a photo", "a slide"])
     assert isinstance(scorer, HistoScorer) and scorer.name == "clip-zero-shot-v1"
     pink = np.full((600, 900, 3), (200, 90, 180), np.uint8)  # large: downscaled before it is sent
-    green = np.full((40, 40), 120, np.uint8)  # grey, single channel
-    green = np.stack([green // 2, green, green // 2], axis=-1).astype(np.uint8)
-    scores = scorer.score([pink, green])
-    assert scores[0] > 0.9 and scores[1] < 0.1
+    grey = np.full((40, 40), 120, np.uint8)  # one channel
+    green = np.full((30, 20, 4), (60, 160, 60, 255), np.uint8)  # RGBA
+    scores = scorer.score([pink, grey, green])
+    assert scores[0] > 0.9 and scores[1] < 0.1 and scores[2] < 0.1
+    assert scorer.score([pink[:50, :50] / 255.0]) == pytest.approx(scores[:1], abs=1e-6)  # floats are [0, 1]
     assert scorer.score([]) == [] and clip.text_calls == 1
     scorer.score([pink])
     assert clip.text_calls == 1  # prompts are embedded once per served version
@@ -136,6 +152,35 @@ def test_scoring_when_the_model_went_away_is_retryable() -> None:
     clip.version = 0
     with pytest.raises(ModelUnavailable, match="promote"):
         scorer.score([np.zeros((8, 8, 3), np.uint8)])
+
+
+def test_the_factory_reads_its_url_and_prompts_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    import quilt.search
+
+    urls: list[str] = []
+
+    class RecordingClip(FakeClip):
+        def __init__(self, url: str) -> None:
+            super().__init__()
+            urls.append(url)
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(quilt.search, "TritonClip", RecordingClip)
+    monkeypatch.setenv(ENV_URL, "clip-host:8001")
+    monkeypatch.setenv(ENV_HISTO_PROMPTS, "a histopathology image | stained tissue|")
+    monkeypatch.setenv(ENV_NONHISTO_PROMPTS, "a photo")
+    scorer = load_scorer(SPEC)
+    assert isinstance(scorer, ClipZeroShotScorer) and urls == ["clip-host:8001"]
+    assert scorer.positive == ("a histopathology image", "stained tissue") and scorer.negative == ("a photo",)
+    # Without the variables: the `triton` setting and the default prompts.
+    for name in (ENV_URL, ENV_HISTO_PROMPTS, ENV_NONHISTO_PROMPTS):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("QUILT_TRITON_URL", "settings-host:9001")
+    scorer = load_scorer(SPEC)
+    assert isinstance(scorer, ClipZeroShotScorer) and urls[-1] == "settings-host:9001"
+    assert scorer.positive == HISTO_PROMPTS and scorer.negative == NONHISTO_PROMPTS
 
 
 def test_unreachable_triton_is_a_histo_model_error_naming_the_url(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -226,7 +271,7 @@ def photo_crop(index: int, rng: np.random.Generator, held_out: bool) -> np.ndarr
 
 
 def _bars(draw: ImageDraw.ImageDraw, rng: np.random.Generator, x0: int, y0: int, x1: int, y1: int,
-          colour: tuple[int, int, int], height: int) -> None:
+          colour: tuple[int, ...], height: int) -> None:
     """Lines of 'text': words as short dark bars with gaps."""
     y = y0
     while y + height <= y1:
@@ -349,3 +394,108 @@ def pair_records(store: ObjectStore, seeds: range) -> list[PairRecord]:
             image_id=f"img-{seed:07d}", align_score=0.9, sub_pathology=[],
         ))
     return records
+
+
+# -- the project's CLIP, trained, promoted and served ----------------------------------------------------------------
+
+@pytest.fixture
+def triton(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Path]]:
+    """A test-local Triton (explicit mode, nothing loaded) whose repository holds a copy of `histo_classifier`.
+
+    The server inherits this process's environment, so its histo_classifier reads QUILT_HISTO_MODEL (the
+    CLIP zero-shot plugin) and QUILT_CLIP_TRITON_URL (this same server) when it is loaded.
+    """
+    repository = tmp_path / "repository"
+    repository.mkdir()
+    shutil.copytree(REPO_ROOT / "triton_models" / "histo_classifier", repository / "histo_classifier",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    grpc_port = free_port()
+    url = f"127.0.0.1:{grpc_port}"
+    monkeypatch.setenv("QUILT_HISTO_MODEL", SPEC)
+    monkeypatch.setenv(ENV_URL, url)
+    monkeypatch.delenv(ENV_HISTO_PROMPTS, raising=False)
+    monkeypatch.delenv(ENV_NONHISTO_PROMPTS, raising=False)
+    proc = start_triton(tmp_path / "triton", grpc_port, free_port(), free_port(), model_repository=repository,
+                        models=[], ready_timeout_s=120)
+    try:
+        yield url, repository
+    finally:
+        stop_triton(proc)
+
+
+def in_process_probabilities(job: TrainingJob, images: list[np.ndarray]) -> np.ndarray:
+    """The filter's math on the training job's own model, with the default prompts (no Triton)."""
+    import torch
+
+    model = job.trainer.model
+    size = image_size(model)
+    image_emb = encode_images(model, torch.stack([image_tensor(im, size) for im in images]), job.device)
+    histo = encode_texts(model, job.tokenize, list(HISTO_PROMPTS), job.device)
+    other_emb = encode_texts(model, job.tokenize, list(NONHISTO_PROMPTS), job.device)
+    return histology_probability(image_emb, histo, other_emb)
+
+
+@pytest.mark.integration
+def test_served_clip_filters_held_out_histology_and_follows_promotions(tmp_path: Path,
+                                                                       triton: tuple[str, Path]) -> None:
+    import tritonclient.grpc as grpcclient
+    from tritonclient.utils import InferenceServerException
+
+    url, repository = triton
+    started = time.monotonic()
+    client = grpcclient.InferenceServerClient(url)
+
+    # Nothing promoted yet: the plugin, in process and as Triton's histo_classifier, says what to do.
+    with pytest.raises(HistoModelError, match="promote a checkpoint") as err:
+        load_scorer(SPEC)
+    assert url in str(err.value) and "no ready 'clip'" in str(err.value)
+    with pytest.raises(InferenceServerException, match="promote a checkpoint"):
+        client.load_model("histo_classifier")
+
+    store = LocalStore(tmp_path / "bucket")
+    write_folder_topic(tmp_path / "topic", pair_records(store, range(5000)))
+    images, _, labels = labelled_images(range(1_000_000, 1_000_400), held_out=True)
+    raw = tiny_raw(optim={"batch_size": 32, "grad_accum": 1}, stream={"min_histo_score": 0.0, "holdout_percent": 0},
+                   schedule={"checkpoint_every_steps": 100_000, "checkpoint_prefix": PREFIX})
+    job = TrainingJob(parse_config(raw), FolderPairSource(tmp_path / "topic"), store)
+
+    def checkpoint(steps: int | None) -> tuple[str, float, np.ndarray]:
+        job.run(max_steps=steps, stop_when_idle=True, poll_timeout_s=0.0, deadline=time.monotonic() + 120)
+        probs = in_process_probabilities(job, images)
+        job.metrics = {METRIC: float(np.mean((probs >= 0.5) == labels)), "step": float(job.step)}
+        return job.save(), job.metrics[METRIC], probs
+
+    name_a, acc_a, _ = checkpoint(3)
+    first = promote(store, PREFIX, name_a, repository, url, metric=METRIC)
+    assert first.promoted and first.version == 1 and first.loaded, first
+    scorer = load_scorer(SPEC)
+    assert scorer.name == "clip-zero-shot-v1"
+    trained = time.monotonic()
+    name_b, acc_b, probs_b = checkpoint(None)  # the whole topic: about 210 steps
+    trained = time.monotonic() - trained
+    second = promote(store, PREFIX, name_b, repository, url, metric=METRIC)
+    assert second.promoted and second.version == 2, (second, acc_a, acc_b)
+
+    # The same scorer object now scores with version 2, and says so.
+    scores = np.array(scorer.score(images))
+    assert scorer.name == "clip-zero-shot-v2"
+    accuracy = float(np.mean((scores >= 0.5) == labels))
+    recall, specificity = float(np.mean(scores[labels] >= 0.5)), float(np.mean(scores[~labels] < 0.5))
+    print(f"\nCLIP zero-shot histology filter, {len(images)} held-out images: accuracy {accuracy:.3f} at 0.5 "
+          f"(histology {recall:.3f}, other {specificity:.3f}); in process: A (step 3) {acc_a:.3f}, B (step "
+          f"{job.step}) {acc_b:.3f}; training B {trained:.1f}s")
+    assert accuracy >= 0.85 and recall >= 0.75 and specificity >= 0.75
+    # Served and in-process scores agree: Triton runs the promoted weights with the same preprocessing.
+    assert float(np.mean((scores >= 0.5) == (probs_b >= 0.5))) >= 0.99
+    assert float(np.median(np.abs(scores - probs_b))) < 1e-3
+
+    # The service path: Triton's histo_classifier loads the plugin, which calls the clip model of the same server.
+    client.load_model("histo_classifier")
+    service = TritonHistoScorer(url)
+    subset = list(range(0, len(images), 10))
+    served = np.array(service.score([images[i] for i in subset]))
+    assert service.name == "clip-zero-shot-v2"
+    np.testing.assert_allclose(served, scores[subset], atol=1e-4)
+    service.close()
+    client.close()
+    print(f"integration test {time.monotonic() - started:.1f}s")

@@ -287,7 +287,9 @@ class LocalHistoScorer:
         self.name = self._scorer.name
 
     def score(self, images: list[np.ndarray]) -> list[float]:
-        return self._scorer.score(images)
+        scores = self._scorer.score(images)
+        self.name = self._scorer.name  # a plugin's name can change (a newly promoted CLIP version)
+        return scores
 
 
 class TritonHistoScorer:

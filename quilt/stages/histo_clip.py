@@ -92,13 +92,16 @@ class ClipClient(Protocol):
 
 
 def _prepared(image: np.ndarray, max_side: int) -> np.ndarray:
-    """RGB uint8, downscaled (aspect kept) so its longer side is at most `max_side`."""
+    """RGB uint8 (grey and RGBA converted, floats read as [0, 1]), downscaled (aspect kept) to `max_side`."""
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
     if arr.ndim != 3 or arr.shape[2] < 3 or arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"expected HxWx3 image, got shape {arr.shape}")
-    arr = np.ascontiguousarray(arr[..., :3].astype(np.uint8, copy=False))
+    arr = arr[..., :3]
+    if not np.issubdtype(arr.dtype, np.integer):  # floats are [0, 1], as quilt.stages.histo reads them
+        arr = np.clip(np.asarray(arr, dtype=np.float64) * 255.0 + 0.5, 0, 255)
+    arr = np.ascontiguousarray(arr.astype(np.uint8, copy=False))
     h, w = arr.shape[:2]
     if max(h, w) > max_side:
         scale = max_side / max(h, w)

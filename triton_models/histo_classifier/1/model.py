@@ -25,13 +25,14 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, Any]) -> None:
         # A bad spec fails the model load, with the loader's message naming the spec.
         self.scorer = configured_scorer()
-        self.name = np.array([self.scorer.name.encode()], dtype=np.object_)
 
     def _one(self, request: Any) -> Any:
         image = pb_utils.get_input_tensor_by_name(request, "IMAGE_RGB").as_numpy()
         score = np.array(self.scorer.score([image]), dtype=np.float32).reshape(1)
+        # Read after scoring: a plugin such as quilt.stages.histo_clip follows newly promoted models.
+        name = np.array([self.scorer.name.encode()], dtype=np.object_)
         return pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("HISTO_SCORE", score),
-                                                          pb_utils.Tensor("MODEL_NAME", self.name)])
+                                                          pb_utils.Tensor("MODEL_NAME", name)])
 
     def execute(self, requests: list[Any]) -> list[Any]:
         responses = []
