@@ -29,8 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                            description="Start, stop or inspect the embedded stack on loopback.")
     stack.add_argument("action", choices=["up", "down", "status", "restart", "wipe"],
                        help="up: start everything; down: stop everything; status: health and memory; "
-                            "restart COMPONENT: restart the broker or one service; wipe: delete the data dir")
-    stack.add_argument("component", nargs="?", choices=["broker", *SERVICES],
+                            "restart COMPONENT: restart the S3 store, the broker, Triton or one service; "
+                            "wipe: delete the data dir")
+    stack.add_argument("component", nargs="?", choices=["s3", "broker", "triton", *SERVICES],
                        help="for restart: which component")
 
     submit = sub.add_parser("submit", help="publish video requests",
@@ -174,12 +175,14 @@ def build_parser() -> argparse.ArgumentParser:
         bench_scale,
         bench_throughput,
         bench_train,
+        dlq_cmd,
         search_cmd,
     )
     bench_scale.add_parser(bench_sub)
     bench_train.add_parser(bench_sub)
     bench_throughput.add_parser(bench_sub)
     search_cmd.add_parser(sub)
+    dlq_cmd.add_parser(sub)
 
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
                              description="Write DIR/index.html showing the newest pairs (image, text with "
@@ -279,6 +282,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "search":
             from quilt.commands import search_cmd
             return search_cmd.run(args)
+        if args.command == "dlq":
+            from quilt.commands import dlq_cmd
+            return dlq_cmd.run(args)
         if args.command == "bench" and args.bench in _BENCH_MODULES:
             from importlib import import_module
             return int(import_module(f"quilt.commands.bench_{args.bench}").run(args))

@@ -52,6 +52,8 @@ class Settings:
     pair_max_lag_s: float = 2.0  # the narrator's per-video lag is estimated within +-this; 0 = no lag model
     pair_max_words: int = 60  # an image's text is split into pairs of at most this many words
     pair_dedup_jaccard: float = 0.8  # same image and texts this similar (word pairs): one pair is dropped
+    non_english: str = "flag"  # narration judged not English: "flag" (status notes it) or "skip" (dead-lettered)
+    max_message_bytes: int = 4 * 1024 * 1024  # a bigger input message is dead-lettered as oversized_message
     poll_interval_s: float = 60.0
     service_workers: int = 1
 
@@ -127,6 +129,10 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     settings = replace(Settings(), **values)
     if not 0.0 <= settings.histo_threshold <= 1.0:
         raise ConfigError("histo_threshold must be between 0 and 1")
+    if settings.non_english not in ("flag", "skip"):
+        raise ConfigError(f"non_english must be 'flag' or 'skip', got {settings.non_english!r}")
+    if settings.max_message_bytes < 1024:
+        raise ConfigError("max_message_bytes must be at least 1024")
     if settings.pair_max_words < 1 or settings.pair_max_lag_s < 0 or not 0.0 <= settings.pair_dedup_jaccard <= 1.0:
         raise ConfigError("pair_max_words must be >= 1, pair_max_lag_s >= 0, pair_dedup_jaccard in [0, 1]")
     return settings

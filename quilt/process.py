@@ -11,7 +11,7 @@ from pathlib import Path
 from quilt.ids import chunk_id
 from quilt.stages.align import ALIGNER_NAME, AlignParams, align_video
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
-from quilt.stages.asr_windows import transcribe_windows
+from quilt.stages.asr_windows import SpeechTally, transcribe_windows
 from quilt.stages.decode import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, DecodeParams, decode_frames, iter_audio
 from quilt.stages.denoise import DENOISER_NAME, load_lexicon
 from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
@@ -19,6 +19,7 @@ from quilt.stages.frame_view import frame_view
 from quilt.stages.histo import HistoScorer, LocalHistoScorer
 from quilt.stages.image_texts import ImageTexts
 from quilt.stages.imaging import encode_jpeg
+from quilt.stages.language import check_language, judge_language
 from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
 from quilt.stages.magnification import magnification_class
 from quilt.stages.phash_index import PhashIndex
@@ -68,6 +69,7 @@ class Processor:
     s3_for: Callable[[Source], ObjectStore] | None = None  # opens the bucket of an s3:// source
     llm: LlmDenoiser | None = None  # an OpenAI-compatible corrector; None = the embedded lexicon corrector
     overlap_s: float = 2.0
+    non_english: str = "flag"  # "flag": pair it anyway (the check is logged); "skip": fail the video (non_english)
 
     def __post_init__(self) -> None:
         self.transcriber = self.transcriber or FasterWhisperTranscriber()
@@ -110,9 +112,12 @@ class Processor:
             outcome.duration_s = frames.duration_s
             done = self._step(outcome, "asr")
             windows = ((w.t_start, w.samples) for w in iter_audio(fetched.path, AUDIO_RATE, AUDIO_WINDOW_S))
+            tally = SpeechTally()
             batches = transcribe_windows(self.transcriber, windows, AUDIO_RATE, overlap_s=self.overlap_s,
-                                         on_retry=lambda _: setattr(outcome, "asr_retries", outcome.asr_retries + 1))
+                                         on_retry=lambda _: setattr(outcome, "asr_retries", outcome.asr_retries + 1),
+                                         tally=tally)
             segments = [s for batch in batches for s in batch]
+            check_language(judge_language(segments, self.lexicon, tally.voiced_s), self.non_english)
             done()
         # A picture another video showed first is scored like any other, but its pairs point at that video's image.
         earlier = [self._earlier_image(vid, c) for c in frames.chunks]

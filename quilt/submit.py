@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quilt import topics
 from quilt.config import Settings
+from quilt.schema import header_for
 from quilt.stages.fetch import parse_source, video_id_for
 from quiltpb.v1 import messages_pb2 as pb
 
@@ -27,10 +28,11 @@ class Submitter:
 
         self.topic = settings.topic(topics.REQUESTED)
         self.producer = KafkaProducer(bootstrap_servers=settings.kafka, acks="all", retries=5,
-                                      request_timeout_ms=30000)
+                                      enable_idempotence=True, request_timeout_ms=30000)
 
     def send(self, requests: list[pb.VideoRequest]) -> None:
-        futures = [self.producer.send(self.topic, key=r.video_id.encode(), value=r.SerializeToString())
+        futures = [self.producer.send(self.topic, key=r.video_id.encode(), value=r.SerializeToString(),
+                                      headers=header_for(r))
                    for r in requests]
         self.producer.flush()
         for fut in futures:

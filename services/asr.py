@@ -16,7 +16,9 @@ from google.protobuf.message import Message
 
 from quilt import topics
 from quilt.stages.asr import TritonTranscriber, segments_to_json
-from quilt.stages.asr_windows import WindowRetry, transcribe_windows
+from quilt.stages.asr_windows import SpeechTally, WindowRetry, transcribe_windows
+from quilt.stages.language import check_language, judge_language
+from quilt.stages.lexicon import load_lexicon
 from quilt.status import write_status
 from quilt.store import put_json
 from quilt.wire import segments_to_pb
@@ -28,6 +30,7 @@ from .runtime import main
 
 def setup(ctx: Context) -> None:
     ctx.clients["transcriber"] = TritonTranscriber(ctx.settings.triton)
+    ctx.clients["lexicon"] = load_lexicon()
 
 
 def _windows(ctx: Context, message: pb.DecodedMedia) -> Iterator[tuple[float, np.ndarray]]:
@@ -48,18 +51,23 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         retried.append(retry)
         ctx.log.info("asr_window_retried", video_id=vid, **dataclasses.asdict(retry))
 
+    tally = SpeechTally()
     batches = transcribe_windows(transcriber, _windows(ctx, message), message.sample_rate or 16000,
                                  overlap_s=ctx.settings.asr_overlap_s, initial_prompt=ctx.settings.whisper_prompt(),
-                                 on_retry=on_retry)
+                                 on_retry=on_retry, tally=tally)
     for number, batch in enumerate(batches):
         segments.extend(batch)
         put_json(ctx.store, f"transcripts/{vid}/{number:05d}.json", segments_to_json(batch))
         write_status(ctx.store, vid, "asr", "running", detail={"windows_done": number + 1, "windows": total})
+    verdict = judge_language(segments, ctx.clients["lexicon"], tally.voiced_s)
+    if not verdict.english:
+        ctx.log.warning("narration_not_english", video_id=vid, why=verdict.why, policy=ctx.settings.non_english)
+    check_language(verdict, ctx.settings.non_english)  # "skip": a StageError, so the dead-letter topic says why
     out = pb.Transcript(video_id=vid, source=message.source, model=transcriber.name,
                         segments=segments_to_pb(segments))
     return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
-                          "windows": total, "windows_retried": len(retried)})
+                          "windows": total, "windows_retried": len(retried), "language": verdict.detail()})
 
 
 SPEC = ServiceSpec(name="asr", inputs={topics.DECODED: pb.DecodedMedia}, handle=handle, setup=setup)

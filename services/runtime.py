@@ -19,7 +19,7 @@ import faust
 from google.protobuf.message import DecodeError, Message
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from quilt import topics
+from quilt import schema, topics
 from quilt.config import Settings, load_settings
 from quilt.logs import configure_logging
 from quilt.stages.types import StageError
@@ -36,6 +36,7 @@ SECONDS = Histogram("quilt_stage_seconds", "Handler wall time", ["service"],
                     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300))
 IN_FLIGHT = Gauge("quilt_in_flight", "Messages being handled", ["service"])
 PRODUCED = Counter("quilt_produced_total", "Messages produced", ["service", "topic"])
+LETTER_INPUT_MAX = 256 * 1024  # bytes of the original message a dead letter keeps
 
 
 def build_app(spec: ServiceSpec, settings: Settings) -> faust.App:
@@ -84,17 +85,42 @@ class ServiceRunner:
 
     async def produce(self, outputs: list[Output]) -> None:
         for out in outputs:
-            fut = await self.out_topic(out.topic).send(key=out.key.encode(), value=out.message.SerializeToString())
+            headers = {schema.HEADER: schema.schema_name(out.message).encode()}
+            fut = await self.out_topic(out.topic).send(key=out.key.encode(), value=out.message.SerializeToString(),
+                                                       headers=headers)
             await fut  # wait for the broker's ack: outputs are durable before the input is committed
             PRODUCED.labels(self.spec.name, out.topic).inc()
 
     async def dead_letter(self, video_id: str, topic: str, raw: bytes, reason: str, message: str,
-                          retryable: bool) -> None:
+                          retryable: bool, attempts: int) -> None:
+        # An oversized input is kept only in part: the letter itself must fit on the topic.
+        truncated = len(raw) > LETTER_INPUT_MAX
         letter = pb.DeadLetter(video_id=video_id, stage=self.spec.name, reason=reason, message=message,
-                               input_topic=topic, input_value=raw, failed_at=now_iso(), retryable=retryable)
+                               input_topic=topic, input_value=raw[:LETTER_INPUT_MAX] if truncated else raw,
+                               failed_at=now_iso(), retryable=retryable, attempts=attempts,
+                               input_truncated=truncated)
         await self.produce([Output(topics.DEADLETTER, video_id or "unknown", letter)])
 
-    async def handle_event(self, topic: str, key: bytes | None, raw: bytes) -> None:
+    def refusal(self, short: str, raw: bytes, headers: Any) -> tuple[str, str, Message | None]:
+        """(reason, message, None) for an input no handler should see; ("", "", parsed) otherwise."""
+        expected = self.spec.inputs[short]
+        if len(raw) > self.settings.max_message_bytes:
+            return ("oversized_message", f"{len(raw)} bytes on {short}, over the limit of "
+                    f"{self.settings.max_message_bytes} (setting max_message_bytes)", None)
+        mismatch = schema.schema_mismatch(headers, expected)
+        if mismatch:
+            return "wrong_schema", mismatch, None
+        message: Message = expected()
+        try:
+            message.ParseFromString(raw)
+        except DecodeError as err:
+            return "bad_message", f"cannot parse {short} as {schema.schema_name(expected)}: {err}", None
+        if not getattr(message, "video_id", ""):  # every message of the pipeline names its video
+            return ("bad_message", f"{short}: the message parsed as {schema.schema_name(expected)} but has no video_id",
+                    None)
+        return "", "", message
+
+    async def handle_event(self, topic: str, key: bytes | None, raw: bytes, headers: Any = None) -> None:
         video_id = (key or b"").decode("utf-8", "replace")
         log = self.log.bind(video_id=video_id, topic=topic)
         short = topic.removeprefix(self.settings.topic_prefix)
@@ -102,16 +128,15 @@ class ServiceRunner:
         self.counters.in_flight += 1
         IN_FLIGHT.labels(self.spec.name).inc()
         try:
-            try:
-                message: Message = self.spec.inputs[short]()
-                message.ParseFromString(raw)
-            except DecodeError as err:
-                await self.fail(video_id, topic, raw, "bad_message", f"cannot parse {short}: {err}", False, log)
+            reason, why, parsed = self.refusal(short, raw, headers)
+            if parsed is None:
+                await self.fail(video_id, topic, raw, reason, why, False, 1, log)
                 return
+            message = parsed
             result = await self.run_with_retries(short, message, log)
             if isinstance(result, tuple):
-                reason, text, retryable = result
-                await self.fail(video_id, topic, raw, reason, text, retryable, log)
+                reason, text, retryable, attempts = result
+                await self.fail(video_id, topic, raw, reason, text, retryable, attempts, log)
                 return
             await self.produce(result.outputs)
             seconds = time.monotonic() - started
@@ -126,27 +151,30 @@ class ServiceRunner:
             self.counters.in_flight -= 1
             IN_FLIGHT.labels(self.spec.name).dec()
 
-    async def run_with_retries(self, short: str, message: Message, log: Any) -> Result | tuple[str, str, bool]:
+    async def run_with_retries(self, short: str, message: Message,
+                               log: Any) -> Result | tuple[str, str, bool, int]:
+        """The handler's result, or (reason, message, retryable, attempts) once it has failed for good."""
         for attempt in range(1, self.spec.max_attempts + 1):
             try:
                 return await asyncio.to_thread(self.spec.handle, self.ctx, short, message)
             except StageError as err:
-                return err.reason, str(err), False
+                return err.reason, str(err), False, attempt
             except Exception as err:  # noqa: BLE001 - anything else is treated as transient
                 log.warning("attempt failed", attempt=attempt, error=repr(err))
                 if attempt == self.spec.max_attempts:
-                    return "transient_error", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", True
+                    return ("transient_error", f"{type(err).__name__}: {err}\n{traceback.format_exc(limit=3)}", True,
+                            attempt)
                 await asyncio.sleep(min(2.0 ** attempt, 30.0))
         raise AssertionError("unreachable")
 
     async def fail(self, video_id: str, topic: str, raw: bytes, reason: str, text: str, retryable: bool,
-                   log: Any) -> None:
-        await self.dead_letter(video_id, topic, raw, reason, text, retryable)
+                   attempts: int, log: Any) -> None:
+        await self.dead_letter(video_id, topic, raw, reason, text, retryable, attempts)
         await asyncio.to_thread(write_status, self.ctx.store, video_id, self.spec.name, "failed",
-                                reason=reason, message=text[:2000])
+                                reason=reason, message=text[:2000], detail={"attempts": attempts})
         self.counters.record(video_id, "failed", reason)
         MESSAGES.labels(self.spec.name, "failed").inc()
-        log.error("failed", reason=reason, message=text[:500], retryable=retryable)
+        log.error("failed", reason=reason, message=text[:500], retryable=retryable, attempts=attempts)
 
     def register_agent(self) -> None:
         channel = self.app.topic(*[self.settings.topic(name) for name in self.spec.inputs],
@@ -154,7 +182,7 @@ class ServiceRunner:
 
         async def agent(stream: Any) -> None:
             async for event in stream.events():
-                await self.handle_event(event.message.topic, event.key, event.value)
+                await self.handle_event(event.message.topic, event.key, event.value, event.message.headers)
 
         self.app.agent(channel, name=f"{self.spec.name}-agent", concurrency=1)(agent)
 

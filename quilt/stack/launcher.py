@@ -192,13 +192,28 @@ class Stack:
         return stopped
 
     def restart(self, name: str) -> None:
-        self.managed(name).stop()
-        if name == "broker":
+        self.stop(name)
+        self.start(name)
+
+    def stop(self, name: str, hard: bool = False) -> bool:
+        """Stop one component: SIGTERM and a grace period, or (`hard`) SIGKILL at once, as a crash would."""
+        if name not in (*INFRA, *SERVICES):
+            raise StackError(f"no component {name!r}; components: {', '.join((*INFRA, *SERVICES))}")
+        proc = self.managed(name)
+        return proc.kill() if hard else proc.stop()
+
+    def start(self, name: str, timeout_s: float = 120.0) -> None:
+        """Start one stopped component again (a running one is left alone)."""
+        if name == "s3":
+            self.start_s3()
+        elif name == "broker":
             self.start_broker()
+        elif name == "triton":
+            self.start_triton(timeout_s)
         elif name in SERVICES:
-            self.start_services((name,), 120)
+            self.start_services((name,), timeout_s)
         else:
-            raise StackError(f"restart supports the broker and the services, not {name}")
+            raise StackError(f"no component {name!r}; components: {', '.join((*INFRA, *SERVICES))}")
 
     def status(self) -> list[ComponentState]:
         states = []

@@ -159,10 +159,17 @@ def transcribe_checked(transcriber: Transcriber, audio: np.ndarray, sample_rate:
     return (best if keep else first), retry
 
 
+@dataclass
+class SpeechTally:
+    """Seconds of voiced audio over all windows so far (for the language check: speech with no words)."""
+    voiced_s: float = 0.0
+
+
 def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, np.ndarray]],
                        sample_rate: int = 16000, overlap_s: float = 2.0,
                        initial_prompt: str | None = None, check: CoverageCheck = CoverageCheck(),
-                       on_retry: Callable[[WindowRetry], None] | None = None) -> Iterator[list[Segment]]:
+                       on_retry: Callable[[WindowRetry], None] | None = None,
+                       tally: SpeechTally | None = None) -> Iterator[list[Segment]]:
     """Yield each window's final segments, in video time, as soon as that window is transcribed.
 
     `windows` are consecutive and non-overlapping (t_start, samples at `sample_rate`). The last
@@ -183,6 +190,8 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
             # so the seam never lies beyond what this window heard.
             right_seam = nxt[0] + ext.size / sample_rate / 2.0
             audio = np.concatenate([samples, ext]) if ext.size else samples
+        if tally is not None and samples.size:
+            tally.voiced_s += speech_activity(prepare_audio(samples, sample_rate), SAMPLE_RATE).voiced_s
         if audio.size:
             # Checked on the extended audio, the stretch this transcript claims to cover.
             found, retry = transcribe_checked(transcriber, audio, sample_rate, initial_prompt, check, t_start, lead)

@@ -1,0 +1,1 @@
+"""The fault and bad-input suite (`make test-faults`, `python -m tests.faults`)."""
