@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast lint protos samples clean help k8s-check images
+.PHONY: setup demo test test-fast test-faults lint protos samples clean help k8s-check images
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -27,8 +27,12 @@ samples: $(STAMP)  ## generate the sample lectures (PyAV + espeak-ng; not stored
 demo: setup  ## run the sample lectures through the embedded stack
 	$(BIN)/quilt demo
 
-test: setup k8s-check  ## run the whole test suite (after the offline Kubernetes checks)
+test: setup k8s-check  ## the whole test suite: offline Kubernetes checks, pytest, then the fault suite
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-faults
+
+test-faults: setup  ## faults and bad inputs against a real embedded stack; ends with `faults: injected=...`
+	$(BIN)/python -m tests.faults --out build/faults
 
 test-fast: setup  ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q -m "not integration"

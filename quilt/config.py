@@ -2,6 +2,9 @@
 
 Precedence: environment (QUILT_<FIELD>) > config file (QUILT_CONFIG, else
 ./quilt.toml if present) > safe local defaults. Everything defaults to loopback.
+Secrets (SECRET_FIELDS) can also come from files: QUILT_<FIELD>_FILE names a file whose content
+is the value (a mounted Kubernetes Secret). A Settings object never prints a secret: its repr
+masks them, so logging the settings is safe.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 SERVICES = ("fetcher", "decoder", "asr", "denoiser", "histo_filter", "aligner")
+SECRET_FIELDS = ("s3_access_key", "s3_secret_key", "llm_api_key")
 
 
 class ConfigError(ValueError):
     """A setting is missing or malformed; raised at start-up, never later."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Settings:
     data_dir: Path = Path.home() / ".local" / "share" / "quilt"
     host: str = "127.0.0.1"
@@ -84,6 +88,13 @@ class Settings:
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
 
+    def __repr__(self) -> str:
+        def value(name: str) -> str:
+            return "'***'" if name in SECRET_FIELDS and getattr(self, name) else repr(getattr(self, name))
+
+        shown = (f"{f.name}={value(f.name)}" for f in fields(self))
+        return f"Settings({', '.join(shown)})"
+
     def as_env(self) -> dict[str, str]:
         """The settings as QUILT_* variables, to hand to child processes."""
         return {f"QUILT_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
@@ -124,6 +135,12 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         raise ConfigError(f"config file not found: {path}")
     for name, kind in known.items():
         raw = env.get(f"QUILT_{name.upper()}")
+        secret_file = env.get(f"QUILT_{name.upper()}_FILE") if name in SECRET_FIELDS else None
+        if secret_file and not raw:
+            try:
+                raw = Path(secret_file).read_text(encoding="utf-8").strip()
+            except OSError as err:
+                raise ConfigError(f"QUILT_{name.upper()}_FILE={secret_file}: cannot read it ({err.strerror})") from None
         if raw is not None and raw != "":
             values[name] = _coerce(name, kind, raw)
     settings = replace(Settings(), **values)

@@ -55,7 +55,8 @@ def build_app(spec: ServiceSpec, settings: Settings) -> faust.App:
         topic_allow_declare=False,
         consumer_auto_offset_reset="earliest",
         broker_rebalance_timeout=3.0,
-        broker_session_timeout=20.0,
+        # A killed worker's partitions move to its replacement once its session lapses: keep that short.
+        broker_session_timeout=8.0,
         broker_heartbeat_interval=1.0,
         broker_commit_every=1,
         broker_commit_interval=1.0,
