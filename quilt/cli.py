@@ -177,12 +177,14 @@ def build_parser() -> argparse.ArgumentParser:
         bench_train,
         dlq_cmd,
         search_cmd,
+        takedown_cmd,
     )
     bench_scale.add_parser(bench_sub)
     bench_train.add_parser(bench_sub)
     bench_throughput.add_parser(bench_sub)
     search_cmd.add_parser(sub)
     dlq_cmd.add_parser(sub)
+    takedown_cmd.add_parser(sub)
 
     gallery = sub.add_parser("gallery", help="an HTML page of the newest pairs",
                              description="Write DIR/index.html showing the newest pairs (image, text with "
@@ -285,6 +287,9 @@ def dispatch(args: argparse.Namespace) -> int:
         if args.command == "dlq":
             from quilt.commands import dlq_cmd
             return dlq_cmd.run(args)
+        if args.command == "takedown":
+            from quilt.commands import takedown_cmd
+            return takedown_cmd.run(args)
         if args.command == "bench" and args.bench in _BENCH_MODULES:
             from importlib import import_module
             return int(import_module(f"quilt.commands.bench_{args.bench}").run(args))

@@ -13,9 +13,11 @@ from google.protobuf.message import Message
 from quilt import keys, topics
 from quilt.config import Settings
 from quilt.stages.fetch import fetch, list_videos, parse_source, s3_store_for
+from quilt.stages.types import StageError
 from quilt.status import read_video_status
 from quilt.submit import Submitter, build_request
 from quilt.subscriptions import SubscriptionRegistry
+from quilt.takedown import is_taken_down
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
@@ -25,6 +27,10 @@ from .runtime import ServiceRunner, main
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.VideoRequest)
+    if is_taken_down(ctx.store, message.video_id):
+        # Withdrawn at its owner's request (`quilt takedown`): never fetched again.
+        raise StageError("taken_down", f"{message.video_id} was taken down (takedowns/{message.video_id}.json); "
+                                       "it is not ingested again")
     earlier = read_video_status(ctx.store, message.video_id).get("fetcher", {})
     if earlier.get("state") == "done":
         # Dedup by video id: the video is already in the bucket and was passed on.

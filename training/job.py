@@ -9,18 +9,28 @@ reservoir; steps are taken in lockstep (training/distributed.py), pending pairs 
 ranks when one runs short, and rank 0 writes one checkpoint holding every rank's stream state. A
 checkpoint written by N ranks resumes under M ranks: offsets are per partition and pending pairs,
 held-out pairs and reservoirs are dealt out again.
+
+Takedowns: a video withdrawn by `quilt takedown` (a `takedowns/<video_id>.json` marker in the bucket,
+read at start and at every checkpoint, or a tombstone on the pair topic) is excluded: its pairs leave
+`pending`, the replay reservoir and the held-out split, and any of its pairs read later is dropped
+(`dropped_takedown`); so are pairs of other videos whose image lies under its frames. A tombstone
+consumes its offset like a pair (`tombstones`), so the exactly-once accounting still holds:
+consumed = trained + held_out + dropped_* + tombstones + pending. The excluded ids are kept in the
+checkpoint's stream state, merged over the ranks, and every rank learns of a tombstone that another
+rank read at the next step's agreement.
 """
 
 from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
 
 from quilt.store import ObjectStore
+from quilt.takedown import taken_down_videos
 
 from .checkpoint import Checkpoint, checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig
@@ -31,7 +41,8 @@ from .sources import PairSource, SourcedPair
 from .stream import Reservoir, TrainPair, is_held_out, passes_quality
 from .trainer import ContrastiveTrainer
 
-COUNT_NAMES = ("consumed", "trained", "replayed", "dropped_quality", "dropped_duplicate", "held_out")
+COUNT_NAMES = ("consumed", "trained", "replayed", "dropped_quality", "dropped_duplicate", "held_out",
+               "dropped_takedown", "tombstones", "removed_from_replay")
 StepCallback = Callable[["TrainingJob", float], None]
 
 
@@ -59,6 +70,8 @@ class TrainingJob:
         self.pending: list[TrainPair] = []
         self.held_out: list[TrainPair] = []
         self.offsets: dict[int, int] = {}
+        self.excluded: set[str] = set()  # taken-down videos
+        self._learned: set[str] = set()  # excluded here since the ranks last agreed: the others must hear of it
         self.counts: Counter[str] = Counter({name: 0 for name in COUNT_NAMES})
         self.metrics: dict[str, float] = {}
         self.step = 0
@@ -84,6 +97,7 @@ class TrainingJob:
         rank, world = self.dist.rank, self.dist.world_size
         self.offsets = {int(p): int(o) for p, o in stream["offsets"].items()}
         self.seen = set(stream["seen"])
+        self.excluded |= set(stream.get("excluded", []))  # every rank: a takedown holds whatever the world size
         # Pending and held-out pairs are dealt out to the ranks of this run (one rank takes them all).
         self.pending = [TrainPair.from_list(p) for p in stream["pending"]][rank::world]
         self.held_out = [TrainPair.from_list(p) for p in stream["held_out"]][rank::world]
@@ -96,6 +110,7 @@ class TrainingJob:
         self.pass_number = int(checkpoint.lineage.get("pass", 0))
         self.parent = checkpoint_name(checkpoint.step)
         self.source.seek(self.offsets)
+        self._purge_withdrawn()
         written_by = checkpoint.lineage.get("world_size", 1)
         self._log_main(f"resumed from {self.prefix}/{self.parent} (written by {written_by} rank(s), now {world}): "
                        f"step {self.step}, offsets {self.offsets}")
@@ -104,10 +119,12 @@ class TrainingJob:
     def _rank_state(self) -> dict[str, Any]:
         return {"offsets": self.offsets, "seen": self.seen, "pending": [p.to_list() for p in self.pending],
                 "held_out": [p.to_list() for p in self.held_out], "reservoir": self.reservoir.state(),
-                "counts": dict(self.counts), "trained": list(self._trained_since_checkpoint)}
+                "counts": dict(self.counts), "trained": list(self._trained_since_checkpoint),
+                "excluded": sorted(self.excluded)}
 
     def save(self) -> str:
         """Every rank calls this together; rank 0 writes one checkpoint holding all ranks' stream state."""
+        self.refresh_takedowns()
         ranks = self.dist.all_gather(self._rank_state())
         name = checkpoint_name(self.step)
         if self.dist.is_main:
@@ -129,7 +146,8 @@ class TrainingJob:
             stream = {"offsets": lineage["offsets"], "seen": sorted(set().union(*(state["seen"] for state in ranks))),
                       "pending": [p for state in ranks for p in state["pending"]],
                       "held_out": [p for state in ranks for p in state["held_out"]],
-                      "reservoir": ranks[0]["reservoir"], "reservoirs": [state["reservoir"] for state in ranks]}
+                      "reservoir": ranks[0]["reservoir"], "reservoirs": [state["reservoir"] for state in ranks],
+                      "excluded": sorted(set().union(*(state["excluded"] for state in ranks)))}
             name = save_checkpoint(self.store, self.prefix,
                                    Checkpoint(self.step, self.trainer.state_dict(), stream, lineage))
             try:
@@ -149,7 +167,13 @@ class TrainingJob:
         self.counts["consumed"] += 1
         self._dirty = True
         record = item.record
-        if not passes_quality(record, self.config.stream):
+        if record is None:  # a takedown's tombstone
+            self.counts["tombstones"] += 1
+            self.exclude([item.tombstone_video_id])
+            return
+        if TrainPair.of(record).withdrawn(self.excluded):
+            self.counts["dropped_takedown"] += 1
+        elif not passes_quality(record, self.config.stream):
             self.counts["dropped_quality"] += 1
         elif record.pair_id in self.seen:
             self.counts["dropped_duplicate"] += 1
@@ -162,6 +186,35 @@ class TrainingJob:
                     self.held_out.append(pair)
             else:
                 self.pending.append(pair)
+
+    # -- takedowns --------------------------------------------------------------------------------------
+
+    def exclude(self, videos: Iterable[str]) -> set[str]:
+        """Withdraw these videos' pairs from this rank (and, at the next agreement, from the others)."""
+        new = {v for v in videos if v} - self.excluded
+        if new:
+            self.excluded |= new
+            self._learned |= new
+            self._purge_withdrawn()
+        return new
+
+    def refresh_takedowns(self) -> set[str]:
+        """Exclude the videos with a takedown marker in the bucket; returns the ones new to this job."""
+        return self.exclude(taken_down_videos(self.store))
+
+    def _purge_withdrawn(self) -> None:
+        if not self.excluded:
+            return
+        gone = [p for p in self.pending if p.withdrawn(self.excluded)]
+        if gone:
+            self.pending = [p for p in self.pending if not p.withdrawn(self.excluded)]
+            self.counts["dropped_takedown"] += len(gone)  # consumed and never trained: dropped, like at ingest
+        held = len(self.held_out)
+        self.held_out = [p for p in self.held_out if not p.withdrawn(self.excluded)]  # still counted as held_out
+        removed = self.reservoir.remove(lambda p: p.withdrawn(self.excluded))
+        self.counts["removed_from_replay"] += removed
+        if gone or removed or held != len(self.held_out):
+            self._dirty = True
 
     def replay_target(self) -> int:
         return int(self.config.optim.batch_size * self.config.stream.replay_fraction)
@@ -212,11 +265,12 @@ class TrainingJob:
             on_step: StepCallback | None = None, poll_timeout_s: float = 1.0) -> dict[str, Any]:
         """Train until `max_steps`, the monotonic `deadline`, or (with `stop_when_idle`) an idle source.
 
-        Each round every rank polls for what it lacks, then all ranks share four numbers and take the
-        same decision: step, poll again, deal pending pairs out evenly, or stop.
+        Each round every rank polls for what it lacks, then all ranks share four numbers (and the takedowns
+        they learned of) and take the same decision: step, poll again, deal pending pairs out evenly, or stop.
         """
         schedule = self.config.schedule
         world = self.dist.world_size
+        self.refresh_takedowns()
         while True:
             stop = (max_steps is not None and self.step >= max_steps) or bool(deadline and time.monotonic() >= deadline)
             got: list[SourcedPair] = []
@@ -226,9 +280,16 @@ class TrainingJob:
                 got = self.source.poll(max_records=wanted, timeout_s=poll_timeout_s)
                 for item in got:
                     self.ingest(item)
-            stats = self.dist.all_gather((len(self.pending), len(self.reservoir), len(got), stop))
+            learned, self._learned = sorted(self._learned), set()
+            stats = self.dist.all_gather((len(self.pending), len(self.reservoir), len(got), stop, learned))
+            heard = {video for s in stats for video in s[4]}
+            if heard:  # takedowns some rank learned of: every rank purges them (a no-op where already done)
+                self.exclude(heard)
+                self._learned -= heard  # everyone has heard them now
             if any(s[3] for s in stats):
                 break
+            if heard and world > 1:
+                continue  # other ranks' purges changed the numbers just shared: agree again (all ranks alike)
             pending = [s[0] for s in stats]
             replay = min(self.replay_target(), min(s[1] for s in stats))
             needed = self.config.optim.batch_size - replay

@@ -6,6 +6,11 @@ restored model has not seen (no pair skipped, none trained twice). Under torchru
 only the partitions it owns (training/distributed.py). The Kafka source also commits its offsets
 to the `quilt-trainer` group after each checkpoint, so `quilt status` shows the trainer's lag;
 the broker's copy is for operators only, never read back.
+
+A takedown (quilt/takedown.py) puts a tombstone on the pair topic: key = video id, no value, header
+`quilt-tombstone`. Both sources hand it on as a `SourcedPair` with `tombstone_video_id` set and no
+record; in a folder topic the line `{"tombstone": "<video_id>"}` means the same. It takes an offset
+like a pair, so the offsets in a checkpoint still count every record exactly once.
 """
 
 from __future__ import annotations
@@ -28,7 +33,16 @@ TRAINER_GROUP = "quilt-trainer"
 class SourcedPair:
     partition: int
     offset: int
-    record: PairRecord
+    record: PairRecord | None  # None for a tombstone
+    tombstone_video_id: str = ""  # set for a tombstone: the video withdrawn by a takedown
+
+    @property
+    def is_tombstone(self) -> bool:
+        return self.record is None
+
+    @classmethod
+    def tombstone(cls, partition: int, offset: int, video_id: str) -> SourcedPair:
+        return cls(partition, offset, None, video_id)
 
 
 class PairSource(Protocol):
@@ -84,8 +98,7 @@ class FolderPairSource:
             for partition, lines in self._lines.items():
                 offset = self._next.get(partition, 0)
                 if offset < len(lines) and len(out) < max_records:
-                    record = PairRecord.from_dict(json.loads(lines[offset]))
-                    out.append(SourcedPair(partition, offset, record))
+                    out.append(_folder_item(partition, offset, json.loads(lines[offset])))
                     self._next[partition] = offset + 1
                     progressed = True
             if not progressed:
@@ -96,6 +109,19 @@ class FolderPairSource:
 
     def close(self) -> None:
         pass
+
+
+def _folder_item(partition: int, offset: int, data: dict[str, Any]) -> SourcedPair:
+    if "tombstone" in data and "pair_id" not in data:
+        return SourcedPair.tombstone(partition, offset, str(data["tombstone"]))
+    return SourcedPair(partition, offset, PairRecord.from_dict(data))
+
+
+def write_folder_tombstone(folder: Path, video_id: str, partition: int = 0) -> None:
+    """Append a takedown's tombstone for `video_id` to one partition of a folder topic (tests)."""
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    with (Path(folder) / f"partition-{partition}.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps({"tombstone": video_id}) + "\n")
 
 
 def write_folder_topic(folder: Path, records: Iterable[PairRecord], partitions: int = 2) -> None:
@@ -145,6 +171,7 @@ class KafkaPairSource:
                 self._consumer.seek_to_beginning(tp)
 
     def poll(self, max_records: int, timeout_s: float) -> list[SourcedPair]:
+        from quilt.takedown import tombstone_of
         from quilt.wire import pair_from_pb
         from quiltpb.v1 import messages_pb2 as pb
 
@@ -155,7 +182,12 @@ class KafkaPairSource:
         out = []
         for tp, messages in batches.items():
             for message in messages:
-                out.append(SourcedPair(tp.partition, message.offset, pair_from_pb(pb.Pair.FromString(message.value))))
+                withdrawn = tombstone_of(message.key, message.value, message.headers)
+                if withdrawn is not None:
+                    out.append(SourcedPair.tombstone(tp.partition, message.offset, withdrawn))
+                else:
+                    out.append(SourcedPair(tp.partition, message.offset,
+                                           pair_from_pb(pb.Pair.FromString(message.value))))
         return out
 
     def commit(self, offsets: dict[int, int]) -> None:

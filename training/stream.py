@@ -1,13 +1,16 @@
-"""What happens to each pair before it is trained: quality filter, dedup by pair id, held-out split, replay."""
+"""What happens to each pair before it is trained: quality filter, dedup by pair id, held-out split, replay,
+and the exclusion of withdrawn (taken-down) videos."""
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from quilt.records import PairRecord
+from quilt.takedown import withdrawn
 
 from .config import StreamConfig
 
@@ -19,17 +22,24 @@ class TrainPair:
     image: str  # bucket key of the JPEG
     text: str
     label: str = ""  # first sub_pathology, for zero-shot evaluation; empty = unknown
+    video_id: str = ""  # for takedowns; empty in checkpoints written before it was kept (the image key still tells)
 
     @classmethod
     def of(cls, record: PairRecord) -> TrainPair:
-        return cls(record.pair_id, record.image, record.text, record.sub_pathology[0] if record.sub_pathology else "")
+        return cls(record.pair_id, record.image, record.text, record.sub_pathology[0] if record.sub_pathology else "",
+                   record.video_id)
 
     def to_list(self) -> list[str]:
-        return [self.pair_id, self.image, self.text, self.label]
+        return [self.pair_id, self.image, self.text, self.label, self.video_id]
 
     @classmethod
     def from_list(cls, values: list[str]) -> TrainPair:
+        """From `to_list`'s values; an older checkpoint's four (no video id) still load."""
         return cls(*values)
+
+    def withdrawn(self, excluded: set[str] | frozenset[str]) -> bool:
+        """Taken down: its video is, or the video whose frames hold its image (see quilt/takedown.py)."""
+        return withdrawn(self.video_id, self.image, excluded)
 
 
 def passes_quality(record: PairRecord, config: StreamConfig) -> bool:
@@ -65,6 +75,13 @@ class Reservoir:
         slot = self._rng.randrange(self.offered)
         if slot < self.capacity:
             self.items[slot] = item
+
+    def remove(self, drop: Callable[[TrainPair], bool]) -> int:
+        """Take the pairs `drop` picks out of the reservoir (a takedown); returns how many. `offered` stays."""
+        kept = [item for item in self.items if not drop(item)]
+        removed = len(self.items) - len(kept)
+        self.items = kept
+        return removed
 
     def sample(self, n: int) -> list[TrainPair]:
         """`n` distinct past pairs (fewer if the reservoir holds fewer)."""

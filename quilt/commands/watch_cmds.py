@@ -14,6 +14,7 @@ from quilt.config import load_settings
 from quilt.lag import GroupLag, consumer_lag
 from quilt.stage_throughput import stage_throughput
 from quilt.status import STAGES, list_status_videos, read_video_status
+from quilt.takedown import tombstone_of
 from quilt.topic_reader import assigned_consumer
 from quilt.wire import pair_from_pb
 from quiltpb.v1 import messages_pb2 as pb
@@ -105,16 +106,22 @@ def lag_table(lags: list[GroupLag]) -> Table:
 
 
 def pairs_tail(args: argparse.Namespace) -> int:
-    """Follow the pair topic; a plain consumer with manual assignment (no group is needed to read)."""
+    """Follow the pair topic; a plain consumer with manual assignment (no group is needed to read).
+
+    A takedown's tombstone prints as `takedown: <video_id>`."""
     shown = 0
     deadline = time.monotonic() + args.timeout if args.timeout else None
     with assigned_consumer(load_settings(), topics.PAIRS, from_beginning=args.from_beginning) as consumer:
         try:
             while deadline is None or time.monotonic() < deadline:
                 for record in consumer:
-                    message = pb.Pair()
-                    message.ParseFromString(record.value)
-                    print(json.dumps(pair_from_pb(message).to_dict(), sort_keys=True), flush=True)
+                    withdrawn = tombstone_of(record.key, record.value, record.headers)
+                    if withdrawn is not None:  # `quilt takedown`: the video's pairs are withdrawn
+                        print(f"takedown: {withdrawn}", flush=True)
+                    else:
+                        message = pb.Pair()
+                        message.ParseFromString(record.value)
+                        print(json.dumps(pair_from_pb(message).to_dict(), sort_keys=True), flush=True)
                     shown += 1
                     if args.count and shown >= args.count:
                         return 0

@@ -85,6 +85,11 @@ class Stack:
         self.start_services(services, timeout_s)
 
     def _address_free(self, name: str, port: int) -> None:
+        # A component killed a moment ago can hold its port for a fraction of a second after it is gone.
+        deadline = time.monotonic() + 5.0
+        while (self.managed(name).pid() is None and port_open(self.settings.host, port)
+               and time.monotonic() < deadline):
+            time.sleep(0.1)
         if self.managed(name).pid() is None and port_open(self.settings.host, port):
             raise StackError(f"{name}: port {self.settings.host}:{port} is taken by another program; "
                              f"set QUILT_{name.upper()}_PORT or stop that program")

@@ -109,13 +109,13 @@ def video_states(store: ObjectStore, video_id: str) -> dict[str, dict[str, Any]]
         return {}
 
 
-def wait_end(store: ObjectStore, video_id: str, timeout_s: float) -> dict[str, dict[str, Any]]:
+def wait_end(store: ObjectStore, video_id: str, timeout_s: float, done_only: bool = False) -> dict[str, dict[str, Any]]:
     deadline = time.monotonic() + timeout_s
     states: dict[str, dict[str, Any]] = {}
     while time.monotonic() < deadline:
         states = video_states(store, video_id)
-        if states.get("aligner", {}).get("state") == "done" or any(
-                e.get("state") == "failed" for e in states.values()):
+        if states.get("aligner", {}).get("state") == "done" or (not done_only and any(
+                e.get("state") == "failed" for e in states.values())):
             return states
         time.sleep(0.5)
     return states
@@ -216,8 +216,8 @@ def run(out: Path, only: set[str], keep: bool) -> int:
             totals.faults += 1
             states = wait_end(store, video_id, 300)
             replayed = _replay_if_retryable(settings, store, video_id, states)
-            if replayed:
-                states = wait_end(store, video_id, 300)
+            if replayed:  # the failed statuses stay until the replayed stages overwrite them: wait for done
+                states = wait_end(store, video_id, 300, done_only=True)
             rows.append({"case": fault.name, "kind": "fault", "what": fault.what, "video_id": video_id,
                          "replayed": replayed, "seconds": round(time.monotonic() - began, 1)})
             console.print(f"fault {fault.name}: {_state_line(states)} ({time.monotonic() - began:.0f} s)"
