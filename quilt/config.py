@@ -13,7 +13,10 @@ import os
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from quilt.stages.media_limits import MediaLimits
 
 SERVICES = ("fetcher", "decoder", "asr", "denoiser", "histo_filter", "aligner")
 SECRET_FIELDS = ("s3_access_key", "s3_secret_key", "llm_api_key")
@@ -56,6 +59,12 @@ class Settings:
     pair_max_lag_s: float = 2.0  # the narrator's per-video lag is estimated within +-this; 0 = no lag model
     pair_max_words: int = 60  # an image's text is split into pairs of at most this many words
     pair_dedup_jaccard: float = 0.8  # same image and texts this similar (word pairs): one pair is dropped
+    # http(s) sources may use these non-public IPs / CIDR blocks / host names ("*.example.org"), comma-separated.
+    fetch_allow: str = ""  # empty = public addresses only (also for the embedded stack)
+    max_bytes: int = 8 * 1024**3  # media limits; 0 = none
+    max_duration_s: float = 4 * 3600.0
+    max_pixels: int = 3840 * 2160
+    max_fps: float = 60.0
     non_english: str = "flag"  # narration judged not English: "flag" (status notes it) or "skip" (dead-lettered)
     max_message_bytes: int = 4 * 1024 * 1024  # a bigger input message is dead-lettered as oversized_message
     poll_interval_s: float = 60.0
@@ -87,6 +96,17 @@ class Settings:
 
     def topic(self, name: str) -> str:
         return self.topic_prefix + name
+
+    def fetch_allowlist(self) -> tuple[str, ...]:
+        from quilt.stages.net_guard import parse_allow
+
+        return parse_allow(self.fetch_allow)
+
+    def media_limits(self) -> MediaLimits:
+        from quilt.stages.media_limits import MediaLimits
+
+        return MediaLimits(max_duration_s=self.max_duration_s, max_pixels=self.max_pixels, max_fps=self.max_fps,
+                           max_bytes=self.max_bytes)
 
     def __repr__(self) -> str:
         def value(name: str) -> str:
@@ -150,6 +170,14 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         raise ConfigError(f"non_english must be 'flag' or 'skip', got {settings.non_english!r}")
     if settings.max_message_bytes < 1024:
         raise ConfigError("max_message_bytes must be at least 1024")
+    from quilt.stages.net_guard import Allowlist
+
+    try:
+        Allowlist.parse(settings.fetch_allowlist())
+    except ValueError as err:
+        raise ConfigError(f"fetch_allow: {err}") from None
+    if min(settings.max_bytes, settings.max_duration_s, settings.max_pixels, settings.max_fps) < 0:
+        raise ConfigError("max_bytes, max_duration_s, max_pixels and max_fps must be >= 0 (0 = no limit)")
     if settings.pair_max_words < 1 or settings.pair_max_lag_s < 0 or not 0.0 <= settings.pair_dedup_jaccard <= 1.0:
         raise ConfigError("pair_max_words must be >= 1, pair_max_lag_s >= 0, pair_dedup_jaccard in [0, 1]")
     return settings

@@ -12,7 +12,15 @@ from quilt.ids import chunk_id
 from quilt.stages.align import ALIGNER_NAME, AlignParams, align_video
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
 from quilt.stages.asr_windows import SpeechTally, transcribe_windows
-from quilt.stages.decode import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, DecodeParams, decode_frames, iter_audio
+from quilt.stages.decode import (
+    AUDIO_RATE,
+    AUDIO_WINDOW_S,
+    DECODER_NAME,
+    DecodeParams,
+    decode_frames,
+    iter_audio,
+    require_video,
+)
 from quilt.stages.denoise import DENOISER_NAME, load_lexicon
 from quilt.stages.fetch import Source, fetch, parse_source, video_id_for
 from quilt.stages.frame_view import frame_view
@@ -22,6 +30,7 @@ from quilt.stages.imaging import encode_jpeg
 from quilt.stages.language import check_language, judge_language
 from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
 from quilt.stages.magnification import magnification_class
+from quilt.stages.media_limits import MediaLimits
 from quilt.stages.phash_index import PhashIndex
 from quilt.stages.types import FrameChunk, ScoredChunk, StageError
 from quilt.store import LocalStore, ObjectStore
@@ -69,6 +78,8 @@ class Processor:
     s3_for: Callable[[Source], ObjectStore] | None = None  # opens the bucket of an s3:// source
     llm: LlmDenoiser | None = None  # an OpenAI-compatible corrector; None = the embedded lexicon corrector
     overlap_s: float = 2.0
+    fetch_allow: tuple[str, ...] = ()  # non-public hosts http(s) sources may use (see net_guard)
+    media_limits: MediaLimits | None = None  # None: the defaults
     non_english: str = "flag"  # "flag": pair it anyway (the check is logged); "skip": fail the video (non_english)
 
     def __post_init__(self) -> None:
@@ -104,10 +115,12 @@ class Processor:
             if source.kind == "s3" and self.s3_for is None:
                 raise StageError("bad_source", f"{source.uri}: s3:// sources need S3 settings (QUILT_S3_*)")
             s3 = self.s3_for(source) if source.kind == "s3" and self.s3_for else None
-            fetched = fetch(source, Path(tmp), s3=s3)
+            limits = self.media_limits or MediaLimits()
+            fetched = fetch(source, Path(tmp), s3=s3, max_bytes=limits.max_bytes or None, allow=self.fetch_allow)
             done()
             done = self._step(outcome, "decode")
-            frames = decode_frames(fetched.path, self.decode_params)
+            frames = decode_frames(fetched.path, self.decode_params, limits)
+            require_video(frames, source.uri)
             done()
             outcome.duration_s = frames.duration_s
             done = self._step(outcome, "asr")

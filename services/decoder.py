@@ -17,7 +17,14 @@ from google.protobuf.message import Message
 
 from quilt import keys, topics
 from quilt.ids import chunk_id
-from quilt.stages.decode import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, decode_frames, iter_audio
+from quilt.stages.decode import (
+    AUDIO_RATE,
+    AUDIO_WINDOW_S,
+    DECODER_NAME,
+    decode_frames,
+    iter_audio,
+    require_video,
+)
 from quilt.stages.phash_index import PhashIndex
 from quilt.stages.types import FrameChunk
 from quilt.store import ObjectStore
@@ -59,7 +66,8 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     with tempfile.TemporaryDirectory(prefix="quilt-decode-") as tmp:
         local = Path(tmp) / Path(message.object_key).name
         ctx.store.get_file(message.object_key, local)
-        frames = decode_frames(local)
+        frames = decode_frames(local, limits=ctx.settings.media_limits())
+        require_video(frames, message.source or message.object_key)
         chunks, dropped = chunk_messages(ctx.store, index, vid, frames.chunks)
         windows = []
         for number, window in enumerate(iter_audio(local, AUDIO_RATE, AUDIO_WINDOW_S)):

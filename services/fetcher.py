@@ -41,7 +41,8 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         s = ctx.settings
         s3 = s3_store_for(source, s.s3, s.s3_access_key, s.s3_secret_key)
     with tempfile.TemporaryDirectory(prefix="quilt-fetch-") as tmp:
-        fetched = fetch(source, Path(tmp), s3=s3)
+        fetched = fetch(source, Path(tmp), s3=s3, max_bytes=ctx.settings.max_bytes or None,
+                        allow=ctx.settings.fetch_allowlist())
         key = keys.video_key(message.video_id, fetched.path.suffix.lower())
         ctx.store.put_file(key, fetched.path, "video/mp4")
     out = pb.FetchedVideo(video_id=message.video_id, source=message.source, object_key=key,

@@ -23,8 +23,8 @@ from quilt import schema, topics
 from quilt.config import Settings, load_settings
 from quilt.logs import configure_logging
 from quilt.stages.types import StageError
-from quilt.status import write_status
-from quilt.store import S3Store
+from quilt.status import status_key, write_status
+from quilt.store import BadKey, S3Store, check_key
 from quilt.time_util import now_iso
 from quiltpb.v1 import messages_pb2 as pb
 
@@ -102,9 +102,13 @@ class ServiceRunner:
                                input_truncated=truncated)
         await self.produce([Output(topics.DEADLETTER, video_id or "unknown", letter)])
 
-    def refusal(self, short: str, raw: bytes, headers: Any) -> tuple[str, str, Message | None]:
+    def refusal(self, short: str, video_id: str, raw: bytes, headers: Any) -> tuple[str, str, Message | None]:
         """(reason, message, None) for an input no handler should see; ("", "", parsed) otherwise."""
         expected = self.spec.inputs[short]
+        try:
+            check_key(status_key(video_id, self.spec.name))  # the message key names the video's objects
+        except BadKey as err:
+            return "bad_key", f"message key {video_id!r} cannot name a video: {err}", None
         if len(raw) > self.settings.max_message_bytes:
             return ("oversized_message", f"{len(raw)} bytes on {short}, over the limit of "
                     f"{self.settings.max_message_bytes} (setting max_message_bytes)", None)
@@ -129,7 +133,7 @@ class ServiceRunner:
         self.counters.in_flight += 1
         IN_FLIGHT.labels(self.spec.name).inc()
         try:
-            reason, why, parsed = self.refusal(short, raw, headers)
+            reason, why, parsed = self.refusal(short, video_id, raw, headers)
             if parsed is None:
                 await self.fail(video_id, topic, raw, reason, why, False, 1, log)
                 return
@@ -171,6 +175,11 @@ class ServiceRunner:
     async def fail(self, video_id: str, topic: str, raw: bytes, reason: str, text: str, retryable: bool,
                    attempts: int, log: Any) -> None:
         await self.dead_letter(video_id, topic, raw, reason, text, retryable, attempts)
+        try:
+            check_key(status_key(video_id, self.spec.name))
+        except BadKey as err:  # an empty or hostile message key names no status object: the letter is the record
+            log.error("failed", reason=reason, message=text[:500], status_skipped=str(err))
+            return
         await asyncio.to_thread(write_status, self.ctx.store, video_id, self.spec.name, "failed",
                                 reason=reason, message=text[:2000], detail={"attempts": attempts})
         self.counters.record(video_id, "failed", reason)

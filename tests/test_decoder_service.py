@@ -33,7 +33,7 @@ def test_a_repeat_of_another_videos_image_is_sent_flagged_with_the_earlier_image
     chunks = [FrameChunk(0.0, 6.0, tissue, phash=phash(tissue)),
               FrameChunk(6.0, 11.0, photo, phash=phash(photo), intervals=[(6.0, 11.0), (20.0, 25.0)])]
     # Decoding itself is tested in test_decode.py; here only what the adapter does with the chunks counts.
-    monkeypatch.setattr(decoder, "decode_frames", lambda path: VideoFrames(25.0, chunks, has_audio=True))
+    monkeypatch.setattr(decoder, "decode_frames", lambda path, limits=None: VideoFrames(25.0, chunks, has_audio=True))
     monkeypatch.setattr(decoder, "iter_audio", lambda *args: iter([AudioWindow(0.0, np.zeros(160, np.float32))]))
     store.put_bytes("videos/v-1/source.mp4", b"stands in for the video")
     ctx = Context(settings=Settings(), store=store, log=structlog.get_logger())

@@ -26,6 +26,8 @@ from quilt.stages.types import StageError
 from quilt.store import S3Store
 
 PAYLOAD = bytes(range(256)) * 5000  # ~1.2 MiB: several download chunks
+HTML = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><p>Please log in.</p></body></html>\n"
+LOOPBACK = ["127.0.0.1"]  # the test server's address, which the fetcher refuses unless allowlisted
 
 VID = "dQw4w9WgXcQ"
 WATCH = f"https://www.youtube.com/watch?v={VID}"
@@ -122,6 +124,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Length", "0")
             self.end_headers()
+        elif self.path in ("/page.mp4", "/page"):  # a login or error page where a video was expected
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(HTML)))
+            self.end_headers()
+            self.wfile.write(HTML)
         else:
             self.send_error(404, "Not Found")
 
@@ -150,7 +158,7 @@ def http_base() -> Iterator[str]:
 def test_fetch_http_ok(http_base: str, tmp_path: Path) -> None:
     calls: list[tuple[int, int | None]] = []
     source = parse_source(f"{http_base}/lecture.mp4")
-    got = fetch(source, tmp_path / "out", progress=lambda done, total: calls.append((done, total)))
+    got = fetch(source, tmp_path / "out", progress=lambda done, total: calls.append((done, total)), allow=LOOPBACK)
     assert got.size_bytes == len(PAYLOAD)
     assert got.sha256 == hashlib.sha256(PAYLOAD).hexdigest()
     assert got.path == tmp_path / "out" / f"{video_id_for(source)}.mp4"
@@ -162,13 +170,13 @@ def test_fetch_http_ok(http_base: str, tmp_path: Path) -> None:
 
 def test_fetch_http_errors(http_base: str, tmp_path: Path) -> None:
     with pytest.raises(StageError) as info:
-        fetch(parse_source(f"{http_base}/nope.mp4"), tmp_path)
+        fetch(parse_source(f"{http_base}/nope.mp4"), tmp_path, allow=LOOPBACK)
     assert info.value.reason == "http_error" and "404" in str(info.value)
     with pytest.raises(StageError) as info:
-        fetch(parse_source(f"{http_base}/empty.mp4"), tmp_path)
+        fetch(parse_source(f"{http_base}/empty.mp4"), tmp_path, allow=LOOPBACK)
     assert info.value.reason == "empty_file"
     with pytest.raises(StageError) as info:
-        fetch(parse_source(f"{http_base}/lecture.mp4"), tmp_path, max_bytes=1000)
+        fetch(parse_source(f"{http_base}/lecture.mp4"), tmp_path, max_bytes=1000, allow=LOOPBACK)
     assert info.value.reason == "too_large"
     assert not list(tmp_path.iterdir())
 
@@ -176,8 +184,41 @@ def test_fetch_http_errors(http_base: str, tmp_path: Path) -> None:
 def test_fetch_http_unreachable(tmp_path: Path) -> None:
     port = free_port()  # nothing listens there: connection refused
     with pytest.raises(StageError) as info:
-        fetch(parse_source(f"http://127.0.0.1:{port}/a.mp4"), tmp_path, timeout_s=5)
+        fetch(parse_source(f"http://127.0.0.1:{port}/a.mp4"), tmp_path, timeout_s=5, allow=LOOPBACK)
     assert info.value.reason == "unreachable"
+
+
+def test_fetch_http_refuses_loopback_unless_allowlisted(http_base: str, tmp_path: Path) -> None:
+    source = parse_source(f"{http_base}/lecture.mp4")
+    with pytest.raises(StageError) as info:
+        fetch(source, tmp_path)
+    assert info.value.reason == "blocked_address"
+    assert "loopback" in str(info.value) and "fetch_allow" in str(info.value) and http_base in str(info.value)
+    assert not list(tmp_path.iterdir())
+    localhost = parse_source(http_base.replace("127.0.0.1", "localhost") + "/lecture.mp4")
+    with pytest.raises(StageError) as info:
+        fetch(localhost, tmp_path, allow=["10.0.0.0/8"])  # another block does not cover loopback
+    assert info.value.reason == "blocked_address" and "localhost resolves to" in str(info.value)
+    assert fetch(source, tmp_path, allow=["127.0.0.0/8"]).size_bytes == len(PAYLOAD)
+
+
+@pytest.mark.parametrize("path", ["/page.mp4", "/page"])
+def test_fetch_http_html_is_not_a_video(http_base: str, tmp_path: Path, path: str) -> None:
+    with pytest.raises(StageError) as info:
+        fetch(parse_source(http_base + path), tmp_path, allow=LOOPBACK)
+    assert info.value.reason == "not_a_video"
+    assert "an HTML page" in str(info.value) and "text/html" in str(info.value)
+    assert not list(tmp_path.iterdir())  # nothing left behind, not even the .part file
+
+
+def test_fetch_file_text_is_not_a_video(tmp_path: Path) -> None:
+    page = tmp_path / "in" / "saved.mp4"
+    page.parent.mkdir()
+    page.write_bytes(HTML)
+    with pytest.raises(StageError) as info:
+        fetch(parse_source(str(page)), tmp_path / "out")
+    assert info.value.reason == "not_a_video" and "HTML" in str(info.value)
+    assert page.read_bytes() == HTML and not list((tmp_path / "out").iterdir())
 
 
 def test_fetch_file(tmp_path: Path) -> None:
@@ -212,6 +253,11 @@ def test_fetch_s3(s3_store: S3Store, tmp_path: Path) -> None:
     with pytest.raises(StageError) as info:
         fetch(source, tmp_path / "small", s3=s3_store, max_bytes=100)
     assert info.value.reason == "too_large"
+    s3_store.put_bytes("lectures/page.mp4", HTML)  # an object that is an HTML page, whatever its name
+    with pytest.raises(StageError) as info:
+        fetch(parse_source(f"s3://{s3_store.bucket}/lectures/page.mp4"), tmp_path / "page", s3=s3_store)
+    assert info.value.reason == "not_a_video"
+    assert not list((tmp_path / "page").iterdir())
 
 
 def test_ytdlp_options(tmp_path: Path) -> None:

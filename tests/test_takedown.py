@@ -104,7 +104,8 @@ def ingest_video(store: ObjectStore, folder: Path, monkeypatch: pytest.MonkeyPat
     video_id = request.video_id
     [fetched] = fetcher.handle(_ctx(store), topics.REQUESTED, request).outputs
     chunks = [FrameChunk(n * 10.0, n * 10.0 + 8.0, image, phash=phash(image)) for n, (image, _) in enumerate(shown)]
-    monkeypatch.setattr(decoder, "decode_frames", lambda _path: VideoFrames(len(shown) * 10.0, chunks, True))
+    frames = VideoFrames(len(shown) * 10.0, chunks, True)
+    monkeypatch.setattr(decoder, "decode_frames", lambda _path, limits=None: frames)
     monkeypatch.setattr(decoder, "iter_audio", lambda *_args: iter([AudioWindow(0.0, np.zeros(1600, np.float32))]))
     [decoded] = decoder.handle(_ctx(store), topics.FETCHED, fetched.message).outputs
     monkeypatch.setattr(asr, "TritonTranscriber", lambda _url: StubTranscriber())

@@ -47,6 +47,7 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float | None = Non
                               pad_s=settings.pair_pad_s if pad_s is None else pad_s,
                               on_step=on_step, s3_for=s3_for, llm=llm,
                               overlap_s=settings.asr_overlap_s, non_english=settings.non_english,
+                              fetch_allow=settings.fetch_allowlist(), media_limits=settings.media_limits(),
                               max_lag_s=settings.pair_max_lag_s if max_lag_s is None else max_lag_s,
                               max_words=settings.pair_max_words if max_words is None else max_words,
                               dedup_jaccard=settings.pair_dedup_jaccard if dedup_jaccard is None else dedup_jaccard)

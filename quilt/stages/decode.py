@@ -8,6 +8,15 @@ blurring the slide. A slide shown again later is merged into one chunk (dedup.py
 
 `decode_frames` + `iter_audio` are the streaming API; `decode_video` is the old
 all-in-memory result, kept for small inputs and tests.
+
+Inputs, and what becomes of them (see media_limits.py for the limits):
+* empty file -> StageError("empty_file"); text or markup (an HTML error page) -> "not_a_video";
+  unreadable, truncated or garbage -> "corrupt_input"; neither video nor audio -> "no_streams";
+* longer, bigger, larger-framed or faster than `MediaLimits` -> "over_limit", decided from the
+  header before any frame is decoded, and checked again on the decoded frames (a header can lie);
+* audio only, an album cover included -> no frames (`has_video` False); the pipeline refuses it
+  with `require_video` ("no_video": with no picture there is nothing to pair);
+* video without speech -> frames and silent (or no) audio; it finishes with no pairs.
 """
 
 from __future__ import annotations
@@ -23,11 +32,19 @@ from quilt.stages.audio_stream import iter_audio
 from quilt.stages.decode_params import DecodeParams
 from quilt.stages.dedup import merge_repeats
 from quilt.stages.media_io import corrupt, open_media
+from quilt.stages.media_limits import (
+    MediaLimits,
+    check_container,
+    duration_over,
+    main_video_stream,
+    open_checked,
+    pixels_over,
+)
 from quilt.stages.stability import ChunkFinder
 from quilt.stages.stability import Run as _Run
 from quilt.stages.types import DecodedVideo, FrameChunk, StageError, VideoFrames
 
-__all__ = ["DecodeParams", "decode_frames", "decode_video", "iter_audio", "_Run"]
+__all__ = ["DecodeParams", "MediaLimits", "decode_frames", "decode_video", "iter_audio", "_Run"]
 
 _EPS = 1e-6
 
@@ -94,15 +111,20 @@ class _SkipControl:
         self.last = t
 
 
-def _scan_video(path: Path, params: DecodeParams, declared: float) -> tuple[list[FrameChunk], float, int, int]:
+def _scan_video(path: Path, params: DecodeParams, declared: float,
+                limits: MediaLimits) -> tuple[list[FrameChunk], float, int, int]:
     """Returns the chunks, the time just past the last decoded frame, frames decoded and frames sampled."""
     finder = ChunkFinder(params)
+    first_t: float | None = None
+    shape = (0, 0)
     step = 1.0 / params.sample_fps
     next_sample = -math.inf
     last_t = 0.0
     seen = sampled = 0
     with open_media(path) as container:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
+        if stream is None:  # decode_frames scans only files that have one
+            raise StageError("no_streams", f"{path.name} has no video stream")
         stream.thread_type = "AUTO"
         skip = _SkipControl(stream, params)
         size: tuple[int, int] | None = None
@@ -112,6 +134,14 @@ def _scan_video(path: Path, params: DecodeParams, declared: float) -> tuple[list
                 if t is None:  # no timestamps at all: fall back to the nominal rate
                     t = seen / float(stream.average_rate or 25)
                 seen += 1
+                # The header passed check_container, but it may understate the length or frame size.
+                first_t = t if first_t is None else first_t
+                if (err := duration_over(path.name, t - first_t, limits)) is not None:
+                    raise err
+                if (frame.width, frame.height) != shape:
+                    shape = (frame.width, frame.height)
+                    if (err := pixels_over(path.name, frame.width, frame.height, limits)) is not None:
+                        raise err
                 skip.seen(t)
                 last_t = max(last_t, t)
                 if t + _EPS < next_sample:
@@ -135,12 +165,18 @@ def _scan_video(path: Path, params: DecodeParams, declared: float) -> tuple[list
     return finder.finish(end, declared), end, seen, sampled
 
 
-def decode_frames(path: Path, params: DecodeParams | None = None) -> VideoFrames:
-    """Stable image chunks of a video file (no audio decoding). Raises StageError for unusable input."""
+def decode_frames(path: Path, params: DecodeParams | None = None, limits: MediaLimits | None = None) -> VideoFrames:
+    """Stable image chunks of a video file (no audio decoding). Raises StageError for unusable input.
+
+    `limits` (default MediaLimits()) are checked from the header before anything is decoded.
+    """
     params = params or DecodeParams()
+    limits = limits or MediaLimits()
     path = Path(path)
-    with open_media(path) as container:
-        has_video = bool(container.streams.video)
+    with open_checked(path, limits) as container:
+        check_container(container, path, limits)
+        # An audio file's cover picture is no video: such a file is audio only.
+        has_video = main_video_stream(container) is not None
         has_audio = bool(container.streams.audio)
         declared = float(container.duration) / av.time_base if container.duration else 0.0
         if not declared and has_audio:
@@ -150,16 +186,23 @@ def decode_frames(path: Path, params: DecodeParams | None = None) -> VideoFrames
     if not has_video and not has_audio:
         raise StageError("no_streams", f"{path.name} has neither a video nor an audio stream")
     if not has_video:
-        return VideoFrames(duration_s=declared, chunks=[], has_audio=True)
-    chunks, video_end, seen, sampled = _scan_video(path, params, declared)
+        return VideoFrames(duration_s=declared, chunks=[], has_audio=True, has_video=False)
+    chunks, video_end, seen, sampled = _scan_video(path, params, declared, limits)
     return VideoFrames(duration_s=declared or video_end, chunks=merge_repeats(chunks, params),
                        has_audio=has_audio, frames_decoded=seen, frames_sampled=sampled)
 
 
-def decode_video(path: Path, params: DecodeParams | None = None) -> DecodedVideo:
+def require_video(frames: VideoFrames, name: str) -> None:
+    """The pipeline's rule for an audio file: a clear error, since with no picture there is nothing to pair."""
+    if not frames.has_video:
+        raise StageError("no_video", f"{name} has audio but no video stream: there is no picture to pair its "
+                         "narration with")
+
+
+def decode_video(path: Path, params: DecodeParams | None = None, limits: MediaLimits | None = None) -> DecodedVideo:
     """decode_frames plus the whole audio track in memory: for small inputs and tests only."""
     params = params or DecodeParams()
-    frames = decode_frames(path, params)
+    frames = decode_frames(path, params, limits)
     windows = [w.samples for w in iter_audio(Path(path), params.audio_rate)] if frames.has_audio else []
     audio = np.concatenate(windows) if windows else np.zeros(0, dtype=np.float32)
     duration = frames.duration_s or audio.size / params.audio_rate

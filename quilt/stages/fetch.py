@@ -2,6 +2,11 @@
 
 Pure with respect to the environment: object stores are passed in, and yt-dlp
 is only ever driven through options built by `ytdlp_options`.
+
+http(s) downloads go through net_guard: loopback, link-local, private and other non-public
+addresses are refused (StageError "blocked_address"), redirects included, unless allowlisted
+with `allow`. A download that is plainly not media (an HTML page, JSON, text) is refused as
+"not_a_video" rather than handed to the decoder.
 """
 
 from __future__ import annotations
@@ -13,14 +18,15 @@ import re
 import shutil
 import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
 from quilt.ids import short_hash, video_id_for_youtube
+from quilt.stages.media_limits import DEFAULT_MAX_BYTES, NOT_A_VIDEO, SNIFF_BYTES, sniff_non_video
+from quilt.stages.net_guard import Allowlist, open_url
 from quilt.stages.types import StageError
 from quilt.store import ObjectStore, S3Store
 
@@ -28,7 +34,6 @@ log = logging.getLogger(__name__)
 
 KINDS = ("file", "http", "s3", "youtube_video", "youtube_playlist", "youtube_channel")
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".mov", ".avi", ".m4v")
-DEFAULT_MAX_BYTES = 8 * 1024**3  # a 720p lecture of several hours stays well under this
 CHUNK_BYTES = 1024 * 1024
 
 Progress = Callable[[int, int | None], None]
@@ -214,14 +219,29 @@ def _sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _finish(path: Path, title: str, max_bytes: int | None) -> FetchedFile:
+def _too_large(what: str, size: int | None, max_bytes: int) -> StageError:
+    amount = f"is {size} bytes, " if size is not None else ""
+    return StageError("too_large", f"{what} {amount}over the limit of {max_bytes} bytes (setting max_bytes)")
+
+
+def _not_a_video(what: str, kind: str, content_type: str = "") -> StageError:
+    served = f", served as {content_type}" if content_type else ""
+    return StageError(NOT_A_VIDEO, f"{what} is not a video: it is {kind}{served}")
+
+
+def _finish(path: Path, title: str, max_bytes: int | None, content_type: str = "") -> FetchedFile:
     size = path.stat().st_size
     if size == 0:
         path.unlink(missing_ok=True)
         raise StageError("empty_file", f"the video file is empty: {title}")
     if max_bytes is not None and size > max_bytes:
         path.unlink(missing_ok=True)
-        raise StageError("too_large", f"{title} is {size} bytes, over the limit of {max_bytes}")
+        raise _too_large(title, size, max_bytes)
+    with open(path, "rb") as handle:
+        kind = sniff_non_video(handle.read(SNIFF_BYTES))
+    if kind is not None:
+        path.unlink(missing_ok=True)
+        raise _not_a_video(title, kind, content_type)
     return FetchedFile(path=path, size_bytes=size, sha256=_sha256_file(path), title=title)
 
 
@@ -232,14 +252,18 @@ def _suffix(name: str) -> str:
 
 def fetch(source: Source, dest_dir: Path, s3: ObjectStore | None = None, progress: Progress | None = None,
           timeout_s: float = 60, *, max_bytes: int | None = DEFAULT_MAX_BYTES,
-          retries: int = 3) -> FetchedFile:
-    """Bring the video named by `source` into `dest_dir` as `<video_id><ext>`."""
+          retries: int = 3, allow: Sequence[str] | Allowlist = ()) -> FetchedFile:
+    """Bring the video named by `source` into `dest_dir` as `<video_id><ext>`.
+
+    `allow`: addresses (IPs, CIDR blocks) and host names an http(s) source may be fetched from
+    although they are not public (see net_guard); empty = public addresses only.
+    """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     if source.kind == "file":
         return _fetch_file(source, dest_dir, progress, max_bytes)
     if source.kind == "http":
-        return _fetch_http(source, dest_dir, progress, timeout_s, max_bytes)
+        return _fetch_http(source, dest_dir, progress, timeout_s, max_bytes, allow=allow)
     if source.kind == "s3":
         if s3 is None:
             raise ValueError("an s3 source needs an ObjectStore for its bucket (see s3_store_for)")
@@ -258,7 +282,11 @@ def _fetch_file(source: Source, dest_dir: Path, progress: Progress | None,
     if size == 0:  # checked before linking so a failure never touches the caller's file
         raise StageError("empty_file", f"the video file is empty: {src}")
     if max_bytes is not None and size > max_bytes:
-        raise StageError("too_large", f"{src} is {size} bytes, over the limit of {max_bytes}")
+        raise _too_large(str(src), size, max_bytes)
+    with open(src, "rb") as handle:  # checked before linking too: the caller's file is never touched
+        kind = sniff_non_video(handle.read(SNIFF_BYTES))
+    if kind is not None:
+        raise _not_a_video(str(src), kind)
     dest = dest_dir / (video_id_for(source) + _suffix(src.name))
     if dest.resolve() != src.resolve():
         dest.unlink(missing_ok=True)  # a retry after a partial copy starts clean
@@ -274,19 +302,20 @@ def _fetch_file(source: Source, dest_dir: Path, progress: Progress | None,
 
 
 def _fetch_http(source: Source, dest_dir: Path, progress: Progress | None, timeout_s: float,
-                max_bytes: int | None) -> FetchedFile:
+                max_bytes: int | None, *, allow: Sequence[str] | Allowlist = ()) -> FetchedFile:
     url = source.uri
     path_name = urllib.parse.unquote(Path(urllib.parse.urlsplit(url).path).name)
     dest = dest_dir / (video_id_for(source) + _suffix(path_name))
     part = dest.with_name(dest.name + ".part")
-    request = urllib.request.Request(url, headers={"User-Agent": "quilt-fetch/1"})
+    content_type = ""
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with open_url(url, allow=allow, timeout=timeout_s, headers={"User-Agent": "quilt-fetch/1"}) as response:
+            content_type = str(response.headers.get("Content-Type") or "").split(";")[0].strip()
             length = response.headers.get("Content-Length")
             total = int(length) if length and length.isdigit() else None
             if max_bytes is not None and total is not None and total > max_bytes:
-                raise StageError("too_large", f"{url} is {total} bytes, over the limit of {max_bytes}")
-            done = _stream(response, part, url, total, progress, max_bytes)
+                raise _too_large(url, total, max_bytes)
+            done = _stream(response, part, url, total, progress, max_bytes, content_type)
     except StageError:
         part.unlink(missing_ok=True)
         raise
@@ -301,18 +330,21 @@ def _fetch_http(source: Source, dest_dir: Path, progress: Progress | None, timeo
         part.unlink(missing_ok=True)
         raise StageError("unreachable", f"download of {url} stopped at {done} of {total} bytes")
     part.replace(dest)
-    return _finish(dest, Path(path_name).stem or url, max_bytes)
+    return _finish(dest, Path(path_name).stem or url, max_bytes, content_type)
 
 
 def _stream(response: Any, part: Path, url: str, total: int | None, progress: Progress | None,
-            max_bytes: int | None) -> int:
+            max_bytes: int | None, content_type: str = "") -> int:
     done = 0
     with open(part, "wb") as out:
         while chunk := response.read(CHUNK_BYTES):
+            if done == 0 and (kind := sniff_non_video(chunk)) is not None:
+                # An HTML error or login page: say so now rather than download all of it.
+                raise _not_a_video(url, kind, content_type)
             done += len(chunk)
             # Servers may omit or lie about Content-Length: enforce the limit on what arrives.
             if max_bytes is not None and done > max_bytes:
-                raise StageError("too_large", f"{url} exceeds the limit of {max_bytes} bytes")
+                raise _too_large(url, None, max_bytes)
             out.write(chunk)
             if progress is not None:
                 progress(done, total)
@@ -327,7 +359,7 @@ def _fetch_s3(source: Source, dest_dir: Path, s3: ObjectStore, progress: Progres
     if size is None and not s3.exists(source.key):
         raise StageError("not_found", f"no such object: {source.uri}")
     if max_bytes is not None and size is not None and size > max_bytes:
-        raise StageError("too_large", f"{source.uri} is {size} bytes, over the limit of {max_bytes}")
+        raise _too_large(source.uri, size, max_bytes)
     dest = dest_dir / (video_id_for(source) + _suffix(source.key))
     part = dest.with_name(dest.name + ".part")
     try:
@@ -371,7 +403,7 @@ def _fetch_youtube(source: Source, dest_dir: Path, progress: Progress | None, ti
     path = _downloaded_path(info, dest_dir, video_id_for(source))
     if path is None:
         if max_bytes is not None and (info.get("filesize") or info.get("filesize_approx") or 0) > max_bytes:
-            raise StageError("too_large", f"{source.uri} is over the limit of {max_bytes} bytes")
+            raise _too_large(source.uri, None, max_bytes)
         raise StageError("youtube_unavailable", f"yt-dlp produced no file for {source.uri}")
     return _finish(path, title, max_bytes)
 

@@ -152,6 +152,7 @@ class VideoFrames:
     has_audio: bool
     frames_decoded: int = 0  # frames the codec actually produced (skipped non-reference frames excluded)
     frames_sampled: int = 0  # frames examined by the stability test
+    has_video: bool = True  # False: an audio file (an album cover is no video)
 
 
 @dataclass

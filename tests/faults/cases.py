@@ -10,6 +10,7 @@ from typing import Any
 
 from quilt.config import SERVICES
 from quilt.stack.launcher import Stack
+from quilt.stack.processes import group_members
 from quilt.status import read_video_status
 from quilt.store import ObjectStore
 
@@ -88,6 +89,26 @@ def triton_away(seconds: float) -> Fault:
     return Fault("Triton stopped", f"Triton stopped mid-video and started again {seconds:.0f} s later", inject)
 
 
+def data_dir_full(seconds: float) -> Fault:
+    """RLIMIT_FSIZE 0 on the S3 store, whose files are the data directory's bulk (objects and the broker's log):
+    every write it makes fails with EFBIG, as on a full disk, until the limit is lifted."""
+    def inject(stack: Stack, store: ObjectStore, video_id: str) -> None:
+        import resource
+
+        wait_stage(store, video_id, "decoder")
+        pids = [pid for state in stack.status() if state.name == "s3" and state.pid
+                for pid in group_members(state.pid)]
+        saved = {pid: resource.prlimit(pid, resource.RLIMIT_FSIZE) for pid in pids}
+        for pid, (_soft, hard) in saved.items():
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, (0, hard))
+        time.sleep(seconds)
+        for pid, limits in saved.items():
+            resource.prlimit(pid, resource.RLIMIT_FSIZE, limits)
+
+    return Fault("data dir full", f"every write of the S3 store (objects and the broker's log) fails with EFBIG "
+                 f"for {seconds:.0f} s mid-video, as on a full disk", inject)
+
+
 def whole_stack_crash() -> Fault:
     def inject(stack: Stack, store: ObjectStore, video_id: str) -> None:
         wait_stage(store, video_id, "asr")
@@ -101,7 +122,7 @@ def whole_stack_crash() -> Fault:
 
 def all_faults() -> list[Fault]:
     return [*(kill_service(name) for name in SERVICES), graceful_stop("asr"), broker_restart(hard=False),
-            broker_restart(hard=True), s3_away(30.0), triton_away(10.0), whole_stack_crash()]
+            broker_restart(hard=True), s3_away(30.0), triton_away(10.0), data_dir_full(20.0), whole_stack_crash()]
 
 
 @dataclass
@@ -112,6 +133,7 @@ class BadInput:
     reasons: tuple[str, ...] | None
     make: Callable[[Path], Any] = field(repr=False)  # -> a source (path or URL) to submit, or a RawMessage
     stage: str = ""  # the stage expected to refuse it ("" = any)
+    has_status: bool = True  # False: its message key cannot name a status object, so only the dead letter tells
 
 
 @dataclass(frozen=True)

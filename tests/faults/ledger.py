@@ -25,10 +25,12 @@ class VideoEnd:
     failed_stage: str = ""  # the stage whose status is failed, if any
     failed_reason: str = ""
     letter_reasons: tuple[str, ...] = ()  # reasons of this video's dead letters
+    has_status: bool = True
 
     @property
     def failed_with_reason(self) -> bool:
-        return bool(self.failed_reason) and bool(self.letter_reasons)
+        # A message whose key cannot name a video has no status object: its dead letter is the whole record.
+        return bool(self.letter_reasons) and (bool(self.failed_reason) or not self.has_status)
 
     @property
     def stuck(self) -> bool:
