@@ -4,17 +4,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test test-fast test-faults lint protos samples clean help k8s-check images
+.PHONY: setup demo test test-fast test-faults audit lint protos samples clean help k8s-check images
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 setup: $(STAMP) protos samples  ## create the virtualenv, install everything, generate protos and samples
 
-$(STAMP): requirements.txt requirements-dev.txt pyproject.toml scripts/system_deps.sh
+$(STAMP): requirements.txt requirements-dev.txt requirements.lock pyproject.toml scripts/system_deps.sh
 	bash scripts/system_deps.sh
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt \
+		-c requirements.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e . --config-settings editable_mode=compat
 	touch $(STAMP)
 
@@ -27,9 +28,12 @@ samples: $(STAMP)  ## generate the sample lectures (PyAV + espeak-ng; not stored
 demo: setup  ## run the sample lectures through the embedded stack
 	$(BIN)/quilt demo
 
-test: setup k8s-check  ## the whole test suite: offline Kubernetes checks, pytest, then the fault suite
+test: setup k8s-check audit  ## everything: Kubernetes checks, dependency audit, pytest, the fault suite
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-faults
+
+audit: setup  ## pip-audit of requirements.lock (says so when the advisory database is unreachable)
+	$(BIN)/python scripts/dep_audit.py
 
 test-faults: setup  ## faults and bad inputs against a real embedded stack; ends with `faults: injected=...`
 	$(BIN)/python -m tests.faults --out build/faults

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from quilt.stages.media_limits import MediaLimits
 
 SERVICES = ("fetcher", "decoder", "asr", "denoiser", "histo_filter", "aligner")
-SECRET_FIELDS = ("s3_access_key", "s3_secret_key", "llm_api_key")
+SECRET_FIELDS = ("s3_access_key", "s3_secret_key", "llm_api_key", "kafka_password")
 
 
 class ConfigError(ValueError):
@@ -39,6 +39,11 @@ class Settings:
     broker_bucket: str = "quilt-broker"
     kafka_port: int = 19092
     kafka_bootstrap: str = ""  # empty = the embedded broker on host:kafka_port
+    kafka_security_protocol: str = "PLAINTEXT"  # SSL, SASL_PLAINTEXT or SASL_SSL (see quilt/kafka_client.py)
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_username: str = ""
+    kafka_password: str = ""  # a secret: QUILT_KAFKA_PASSWORD_FILE reads it from a file
+    kafka_ca_file: str = ""  # CA bundle for the broker's certificate; empty = the system's
     topic_prefix: str = "quilt."
     topic_partitions: int = 1  # raise it to scale a stage past one consumer
     triton_grpc_port: int = 18001
@@ -176,6 +181,9 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         Allowlist.parse(settings.fetch_allowlist())
     except ValueError as err:
         raise ConfigError(f"fetch_allow: {err}") from None
+    from quilt.kafka_client import check as check_kafka
+
+    check_kafka(settings)
     if min(settings.max_bytes, settings.max_duration_s, settings.max_pixels, settings.max_fps) < 0:
         raise ConfigError("max_bytes, max_duration_s, max_pixels and max_fps must be >= 0 (0 = no limit)")
     if settings.pair_max_words < 1 or settings.pair_max_lag_s < 0 or not 0.0 <= settings.pair_dedup_jaccard <= 1.0:

@@ -17,6 +17,7 @@ from google.protobuf.message import DecodeError, Message
 
 from quilt import schema, topics
 from quilt.config import Settings
+from quilt.kafka_client import kafka_python_options
 from quilt.store import ObjectStore, put_json
 from quilt.time_util import now_iso
 from quiltpb.v1 import messages_pb2 as pb
@@ -115,7 +116,7 @@ def replay(settings: Settings, store: ObjectStore, letters: Iterable[Letter], *,
         return outcome
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka, acks="all", retries=5, enable_idempotence=True)
+    producer = KafkaProducer(**kafka_python_options(settings), acks="all", retries=5, enable_idempotence=True)
     types = input_types(settings)
     try:
         for item in todo:

@@ -14,6 +14,7 @@ from typing import Any
 
 from quilt import topics
 from quilt.config import SERVICES, Settings
+from quilt.kafka_client import kafka_python_options
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ def consumer_lag(settings: Settings, timeout_s: float = 5.0) -> list[GroupLag]:
 
     timeout_ms = int(timeout_s * 1000)
     try:
-        admin = KafkaAdminClient(bootstrap_servers=settings.kafka, request_timeout_ms=timeout_ms)
-        consumer = KafkaConsumer(bootstrap_servers=settings.kafka, enable_auto_commit=False,
+        admin = KafkaAdminClient(**kafka_python_options(settings), request_timeout_ms=timeout_ms)
+        consumer = KafkaConsumer(**kafka_python_options(settings), enable_auto_commit=False,
                                  request_timeout_ms=timeout_ms + 1000)
     except KafkaError as err:
         raise OSError(f"broker {settings.kafka} unreachable: {err}") from err
@@ -100,7 +101,7 @@ def true_ends(consumer: Any, reported: dict[Any, int], committed: dict[Any, Any]
 
 
 def commit_group_offsets(bootstrap: str, group: str, topic: str, offsets: dict[int, int],
-                         timeout_s: float = 5.0) -> None:
+                         timeout_s: float = 5.0, options: dict[str, Any] | None = None) -> None:
     """Record `group`'s next offsets on `topic` without joining the group (it has no members)."""
     from kafka import TopicPartition
     from kafka.admin import KafkaAdminClient
@@ -108,7 +109,8 @@ def commit_group_offsets(bootstrap: str, group: str, topic: str, offsets: dict[i
     from kafka.structs import OffsetAndMetadata
 
     try:
-        admin = KafkaAdminClient(bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000))
+        admin = KafkaAdminClient(**{"bootstrap_servers": bootstrap, **(options or {})},
+                                 request_timeout_ms=int(timeout_s * 1000))
     except KafkaError as err:
         raise OSError(f"broker {bootstrap} unreachable: {err}") from err
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quilt import topics
 from quilt.config import Settings
+from quilt.kafka_client import kafka_python_options
 from quilt.schema import header_for
 from quilt.stages.fetch import parse_source, video_id_for
 from quiltpb.v1 import messages_pb2 as pb
@@ -27,7 +28,7 @@ class Submitter:
         from kafka import KafkaProducer
 
         self.topic = settings.topic(topics.REQUESTED)
-        self.producer = KafkaProducer(bootstrap_servers=settings.kafka, acks="all", retries=5,
+        self.producer = KafkaProducer(**kafka_python_options(settings), acks="all", retries=5,
                                       enable_idempotence=True, request_timeout_ms=30000)
 
     def send(self, requests: list[pb.VideoRequest]) -> None:

@@ -50,6 +50,7 @@ from typing import Any
 
 from quilt import keys, topics
 from quilt.config import Settings
+from quilt.kafka_client import kafka_python_options
 from quilt.records import PairRecord
 from quilt.stages.image_texts import ImageTexts
 from quilt.status import status_key
@@ -165,7 +166,8 @@ def publish_tombstone(settings: Settings, video_id: str, timeout_s: float = 30.0
     """Produce the video's tombstone on the pair topic and wait for the broker's acknowledgement."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=settings.kafka, acks="all", retries=5, request_timeout_ms=30000)
+    producer = KafkaProducer(**kafka_python_options(settings), acks="all", retries=5, enable_idempotence=True,
+                             request_timeout_ms=30000)
     try:
         future = producer.send(settings.topic(topics.PAIRS), key=video_id.encode("utf-8"), value=None,
                                headers=[(TOMBSTONE_HEADER, TOMBSTONE_VIDEO)])

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from quilt.config import Settings
+from quilt.kafka_client import kafka_python_options
 
 
 @contextmanager
@@ -20,7 +21,7 @@ def assigned_consumer(settings: Settings, topic: str, from_beginning: bool = Tru
     from kafka import KafkaConsumer, TopicPartition
 
     name = settings.topic(topic)
-    consumer = KafkaConsumer(bootstrap_servers=settings.kafka, enable_auto_commit=False,
+    consumer = KafkaConsumer(**kafka_python_options(settings), enable_auto_commit=False,
                              consumer_timeout_ms=int(idle_timeout_s * 1000))
     try:
         partitions = [TopicPartition(name, p) for p in sorted(consumer.partitions_for_topic(name) or {0})]

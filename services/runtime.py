@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 import traceback
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
 from quilt import schema, topics
 from quilt.config import Settings, load_settings
+from quilt.kafka_client import faust_credentials
 from quilt.logs import configure_logging
 from quilt.stages.types import StageError
 from quilt.status import status_key, write_status
@@ -36,6 +38,8 @@ SECONDS = Histogram("quilt_stage_seconds", "Handler wall time", ["service"],
                     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300))
 IN_FLIGHT = Gauge("quilt_in_flight", "Messages being handled", ["service"])
 PRODUCED = Counter("quilt_produced_total", "Messages produced", ["service", "topic"])
+DURABLE_RETRIES = Counter("quilt_durable_write_retries_total", "Failed writes of results, retried",
+                          ["service", "what"])
 LETTER_INPUT_MAX = 256 * 1024  # bytes of the original message a dead letter keeps
 
 
@@ -47,6 +51,7 @@ def build_app(spec: ServiceSpec, settings: Settings) -> faust.App:
     return faust.App(
         f"quilt-{spec.name}",
         broker=f"kafka://{settings.kafka}",
+        broker_credentials=faust_credentials(settings),  # TLS / SASL from the settings; None = plain
         # Under the data directory, not the working directory: a read-only image (Kubernetes) or a checkout
         # must not get faust's `<app id>-data` folder.
         datadir=str(datadir),
@@ -143,11 +148,12 @@ class ServiceRunner:
                 reason, text, retryable, attempts = result
                 await self.fail(video_id, topic, raw, reason, text, retryable, attempts, log)
                 return
-            await self.produce(result.outputs)
+            await self.durably("outputs", lambda: self.produce(result.outputs), log)
             seconds = time.monotonic() - started
             if result.state != "skipped":  # keep the earlier, informative status of a duplicate
-                await asyncio.to_thread(write_status, self.ctx.store, video_id, self.spec.name, result.state,
-                                        detail=result.detail, seconds=seconds)
+                await self.durably("status", lambda: asyncio.to_thread(
+                    write_status, self.ctx.store, video_id, self.spec.name, result.state, detail=result.detail,
+                    seconds=seconds), log)
             self.counters.record(video_id, result.state)
             MESSAGES.labels(self.spec.name, result.state).inc()
             SECONDS.labels(self.spec.name).observe(seconds)
@@ -155,6 +161,25 @@ class ServiceRunner:
         finally:
             self.counters.in_flight -= 1
             IN_FLIGHT.labels(self.spec.name).dec()
+
+    async def durably(self, what: str, write: Callable[[], Awaitable[Any]], log: Any) -> None:
+        """Retry a write of the handler's result (outputs, a dead letter, a status) until it succeeds.
+
+        These writes come after the work is done and before the offset is committed. Raising here
+        would crash faust's agent, and the supervisor's restart would move past the message: the
+        video would be stuck. A broker or store that is down (or full) blocks this partition instead,
+        with capped backoff, and the message is committed only once its results are durable.
+        """
+        delay = 1.0
+        while True:
+            try:
+                await write()
+                return
+            except Exception as err:  # noqa: BLE001 - any failure to write is retried; the data is in hand
+                DURABLE_RETRIES.labels(self.spec.name, what).inc()
+                log.warning("write failed, retrying", what=what, error=repr(err)[:300], retry_in_s=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def run_with_retries(self, short: str, message: Message,
                                log: Any) -> Result | tuple[str, str, bool, int]:
@@ -174,14 +199,16 @@ class ServiceRunner:
 
     async def fail(self, video_id: str, topic: str, raw: bytes, reason: str, text: str, retryable: bool,
                    attempts: int, log: Any) -> None:
-        await self.dead_letter(video_id, topic, raw, reason, text, retryable, attempts)
+        await self.durably("dead letter", lambda: self.dead_letter(video_id, topic, raw, reason, text, retryable,
+                                                                   attempts), log)
         try:
             check_key(status_key(video_id, self.spec.name))
         except BadKey as err:  # an empty or hostile message key names no status object: the letter is the record
             log.error("failed", reason=reason, message=text[:500], status_skipped=str(err))
             return
-        await asyncio.to_thread(write_status, self.ctx.store, video_id, self.spec.name, "failed",
-                                reason=reason, message=text[:2000], detail={"attempts": attempts})
+        await self.durably("status", lambda: asyncio.to_thread(
+            write_status, self.ctx.store, video_id, self.spec.name, "failed", reason=reason, message=text[:2000],
+            detail={"attempts": attempts}), log)
         self.counters.record(video_id, "failed", reason)
         MESSAGES.labels(self.spec.name, "failed").inc()
         log.error("failed", reason=reason, message=text[:500], retryable=retryable, attempts=attempts)

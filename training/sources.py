@@ -146,13 +146,14 @@ class KafkaPairSource:
     """
 
     def __init__(self, bootstrap: str, topic: str, rank: int = 0, world_size: int = 1,
-                 group: str = TRAINER_GROUP) -> None:
+                 group: str = TRAINER_GROUP, options: dict[str, Any] | None = None) -> None:
         from kafka import KafkaConsumer, TopicPartition
 
         self.topic = topic
         self.bootstrap = bootstrap
         self.group = group
-        self._consumer: Any = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False,
+        self.options = {"bootstrap_servers": bootstrap, **(options or {})}  # TLS / SASL (quilt/kafka_client.py)
+        self._consumer: Any = KafkaConsumer(**self.options, enable_auto_commit=False,
                                             group_id=None, max_poll_records=500)
         known = self._consumer.partitions_for_topic(topic)
         if not known:
@@ -195,7 +196,7 @@ class KafkaPairSource:
 
         mine = {tp.partition: offsets[tp.partition] for tp in self._partitions if tp.partition in offsets}
         if mine:
-            commit_group_offsets(self.bootstrap, self.group, self.topic, mine)
+            commit_group_offsets(self.bootstrap, self.group, self.topic, mine, options=self.options)
 
     def close(self) -> None:
         self._consumer.close()

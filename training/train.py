@@ -55,7 +55,10 @@ def open_source(spec: str, rank: int = 0, world_size: int = 1) -> PairSource:
         from quilt.config import load_settings
 
         settings = load_settings()
-        return KafkaPairSource(settings.kafka, settings.topic(topics.PAIRS), rank, world_size)
+        from quilt.kafka_client import kafka_python_options
+
+        return KafkaPairSource(settings.kafka, settings.topic(topics.PAIRS), rank, world_size,
+                               options=kafka_python_options(settings))
     raise ValueError(f"--source must be 'kafka' or 'folder:DIR', got {spec!r}")
 
 

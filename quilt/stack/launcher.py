@@ -18,6 +18,7 @@ from pathlib import Path
 
 from quilt import topics
 from quilt.config import SERVICES, Settings
+from quilt.kafka_client import kafka_python_options
 from quilt.stack import triton
 from quilt.stack.ports import port_open, wait_port
 from quilt.stack.processes import Managed, rss_mib
@@ -139,7 +140,7 @@ class Stack:
         from kafka.errors import TopicAlreadyExistsError
 
         s = self.settings
-        admin = KafkaAdminClient(bootstrap_servers=s.kafka, request_timeout_ms=20000)
+        admin = KafkaAdminClient(**kafka_python_options(s), request_timeout_ms=20000)
         try:
             existing = set(admin.list_topics())
             wanted = [NewTopic(s.topic(t), s.topic_partitions, 1) for t in topics.ALL
