@@ -237,8 +237,9 @@ def run(out: Path, only: set[str], keep: bool) -> int:
                 if number % 6 == 0 and bystanders:  # good lectures in between: nothing else may be affected
                     bystander = bystanders.pop()
                     good[submit(settings, str(bystander))] = "bystander"
-            for _case, video_id in sent:
-                wait_end(store, video_id, 240)
+            for case, video_id in sent:
+                if case.has_status:  # a key that names no video has no status to wait for: its letter is read below
+                    wait_end(store, video_id, 240)
             for video_id in [v for v, why in good.items() if why == "bystander"]:
                 wait_end(store, video_id, 240)
         letters: dict[str, list[str]] = {}
@@ -261,7 +262,7 @@ def run(out: Path, only: set[str], keep: bool) -> int:
             end = replace(end_of(video_id, video_states(store, video_id) if case.has_status else {}, letters),
                           has_status=case.has_status)
             ends.append(end)
-            pairs = len(pair_records(store, video_id))
+            pairs = len(pair_records(store, video_id)) if case.has_status else 0
             outcome = (f"dead letter {', '.join(sorted(set(end.letter_reasons)))}" if end.letter_reasons
                        else "done, no pairs" if end.finished and not pairs else _state_line(video_states(store,
                                                                                                          video_id)))
