@@ -66,6 +66,9 @@ class Settings:
     pair_dedup_jaccard: float = 0.8  # same image and texts this similar (word pairs): one pair is dropped
     # http(s) sources may use these non-public IPs / CIDR blocks / host names ("*.example.org"), comma-separated.
     fetch_allow: str = ""  # empty = public addresses only (also for the embedded stack)
+    # Folders the fetcher may read local file sources from (comma-separated); "*" = anywhere (the
+    # embedded stack: `quilt submit ./lecture.mp4`), "" = no local files (Kubernetes: uploads go via s3://).
+    local_source_roots: str = "*"
     max_bytes: int = 8 * 1024**3  # media limits; 0 = none
     max_duration_s: float = 4 * 3600.0
     max_pixels: int = 3840 * 2160
@@ -106,6 +109,12 @@ class Settings:
         from quilt.stages.net_guard import parse_allow
 
         return parse_allow(self.fetch_allow)
+
+    def local_roots(self) -> tuple[str, ...] | None:
+        """None: any folder; () : none; else the folders local file sources must lie in."""
+        if self.local_source_roots.strip() == "*":
+            return None
+        return tuple(part.strip() for part in self.local_source_roots.split(",") if part.strip())
 
     def media_limits(self) -> MediaLimits:
         from quilt.stages.media_limits import MediaLimits

@@ -42,7 +42,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         s3 = s3_store_for(source, s.s3, s.s3_access_key, s.s3_secret_key)
     with tempfile.TemporaryDirectory(prefix="quilt-fetch-") as tmp:
         fetched = fetch(source, Path(tmp), s3=s3, max_bytes=ctx.settings.max_bytes or None,
-                        allow=ctx.settings.fetch_allowlist())
+                        allow=ctx.settings.fetch_allowlist(), local_roots=ctx.settings.local_roots())
         key = keys.video_key(message.video_id, fetched.path.suffix.lower())
         ctx.store.put_file(key, fetched.path, "video/mp4")
     out = pb.FetchedVideo(video_id=message.video_id, source=message.source, object_key=key,

@@ -24,6 +24,7 @@ from quilt.stages.fetch import (
 )
 from quilt.stages.types import StageError
 from quilt.store import S3Store
+from tests.media.lecture import SlideSpec, make_lecture
 
 PAYLOAD = bytes(range(256)) * 5000  # ~1.2 MiB: several download chunks
 HTML = b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body><p>Please log in.</p></body></html>\n"
@@ -348,3 +349,31 @@ def test_list_s3_prefix(s3_store: S3Store) -> None:
     listed = list_videos(f"s3://{s3_store.bucket}/in/", s3=s3_store)
     assert [uri for _, uri in listed] == [f"s3://{s3_store.bucket}/in/a.mp4",
                                           f"s3://{s3_store.bucket}/in/deep/b.mov"]
+
+
+def test_local_sources_are_confined_to_their_roots(tmp_path: Path) -> None:
+    inbox, elsewhere = tmp_path / "inbox", tmp_path / "elsewhere"
+    inbox.mkdir()
+    elsewhere.mkdir()
+    make_lecture(inbox / "lecture.mp4", [SlideSpec("histology", 1.0, "", seed=1)], with_audio=False)
+    secret = elsewhere / "secret.mp4"
+    secret.write_bytes((inbox / "lecture.mp4").read_bytes())
+    (inbox / "link.mp4").symlink_to(secret)  # inside the root by name, outside by target
+    out = tmp_path / "out"
+    assert fetch(parse_source(str(inbox / "lecture.mp4")), out, local_roots=[str(inbox)]).size_bytes > 0
+    assert fetch(parse_source(str(secret)), out, local_roots=None).size_bytes > 0  # a user's own quilt process
+    for path, roots in ((secret, [str(inbox)]), (inbox / "link.mp4", [str(inbox)]),
+                        (inbox / ".." / "elsewhere" / "secret.mp4", [str(inbox)]), (inbox / "lecture.mp4", [])):
+        with pytest.raises(StageError) as refused:
+            fetch(parse_source(str(path)), out, local_roots=roots)
+        assert refused.value.reason == "blocked_path" and "local_source_roots" in str(refused.value)
+
+
+def test_local_source_roots_setting() -> None:
+    from dataclasses import replace
+
+    from quilt.config import Settings
+
+    assert Settings().local_roots() is None
+    assert replace(Settings(), local_source_roots="").local_roots() == ()
+    assert replace(Settings(), local_source_roots="/srv/in, /data/up").local_roots() == ("/srv/in", "/data/up")

@@ -252,15 +252,19 @@ def _suffix(name: str) -> str:
 
 def fetch(source: Source, dest_dir: Path, s3: ObjectStore | None = None, progress: Progress | None = None,
           timeout_s: float = 60, *, max_bytes: int | None = DEFAULT_MAX_BYTES,
-          retries: int = 3, allow: Sequence[str] | Allowlist = ()) -> FetchedFile:
+          retries: int = 3, allow: Sequence[str] | Allowlist = (),
+          local_roots: Sequence[str] | None = None) -> FetchedFile:
     """Bring the video named by `source` into `dest_dir` as `<video_id><ext>`.
 
     `allow`: addresses (IPs, CIDR blocks) and host names an http(s) source may be fetched from
     although they are not public (see net_guard); empty = public addresses only.
+    `local_roots`: folders a local file source must lie in (after resolving symlinks); None = any
+    folder (a user's own `quilt process`), empty = no local files at all.
     """
     dest_dir = Path(dest_dir)
     dest_dir.mkdir(parents=True, exist_ok=True)
     if source.kind == "file":
+        check_local_root(Path(source.uri), local_roots)
         return _fetch_file(source, dest_dir, progress, max_bytes)
     if source.kind == "http":
         return _fetch_http(source, dest_dir, progress, timeout_s, max_bytes, allow=allow)
@@ -271,6 +275,24 @@ def fetch(source: Source, dest_dir: Path, s3: ObjectStore | None = None, progres
     if source.kind == "youtube_video":
         return _fetch_youtube(source, dest_dir, progress, timeout_s, max_bytes, retries)
     raise StageError("bad_source", f"{source.kind} is a list of videos; list it with list_videos first")
+
+
+def check_local_root(path: Path, roots: Sequence[str] | None) -> None:
+    """StageError("blocked_path") unless `path`, symlinks resolved, lies inside one of `roots` (None: anywhere).
+
+    A service that fetches local paths named in messages would otherwise read any file of its host
+    (/etc/passwd, a mounted secret) into the bucket.
+    """
+    if roots is None:
+        return
+    real = Path(os.path.realpath(path))
+    for root in roots:
+        base = Path(os.path.realpath(Path(root).expanduser()))
+        if real == base or base in real.parents:
+            return
+    where = ", ".join(roots) if roots else "none: local files are not fetched here"
+    raise StageError("blocked_path", f"refusing local file {path}: it is outside the folders local sources may "
+                     f"come from ({where}; setting local_source_roots)")
 
 
 def _fetch_file(source: Source, dest_dir: Path, progress: Progress | None,

@@ -52,13 +52,13 @@ MAX_FPS = 30.0
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
-def suite_settings(data_dir: Path) -> Settings:
+def suite_settings(data_dir: Path, media_dir: Path) -> Settings:
     """The test stack's settings, with limits tight enough that the bad inputs stay small."""
     # Credentials unique to this run, so the logs can be searched for them afterwards.
     base = replace(stack_settings(data_dir), non_english="skip", max_message_bytes=MAX_MESSAGE_BYTES,
                    s3_access_key=f"quilt-ak-{secrets.token_hex(6)}", s3_secret_key=f"quilt-sk-{secrets.token_hex(12)}")
     limits = {"max_duration_s": MAX_DURATION_S, "max_pixels": MAX_PIXELS, "max_fps": MAX_FPS,
-              "fetch_allow": "127.0.0.1"}
+              "fetch_allow": "127.0.0.1", "local_source_roots": str(media_dir.resolve())}
     known = set(Settings.__dataclass_fields__)
     return replace(base, **{k: v for k, v in limits.items() if k in known})
 
@@ -165,6 +165,8 @@ def bad_inputs(web: str) -> list[BadInput]:
                  ("blocked_address",), lambda d: "http://[::1]:8080/video.mp4"),
         BadInput("SSRF: redirect", "an allowlisted server redirecting to http://10.1.2.3/v.mp4",
                  ("blocked_address",), lambda d: f"{web}/redirect.mp4"),
+        BadInput("local file outside the roots", "/etc/passwd as a source (local_source_roots = the media folder)",
+                 ("blocked_path",), lambda d: "/etc/passwd"),
         BadInput("path traversal key", "a FetchedVideo whose object key is ../../../../etc/passwd",
                  ("bad_key",), lambda d: RawMessage(topics.FETCHED, "traversal-key",
                                                     fetched_traversal.SerializeToString(),
@@ -195,7 +197,7 @@ def run(out: Path, only: set[str], keep: bool) -> int:
     media_dir = out / "media"
     media_dir.mkdir(exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix="quilt-faults-"))
-    settings = suite_settings(scratch / "stack")
+    settings = suite_settings(scratch / "stack", media_dir)
     faults = [f for f in all_faults() if not only or f.name in only]
     started = time.monotonic()
     console.print(f"generating {len(faults) + 3} lectures and the bad inputs in {media_dir}")
