@@ -132,3 +132,10 @@ def test_the_cli_routes_search() -> None:
 
     args = build_parser().parse_args(["search", "liver hepatocytes", "--k", "3"])
     assert (args.command, args.query, args.k) == ("search", "liver hepatocytes", 3)
+
+
+def test_promote_cli_names_a_missing_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.promote import main
+
+    assert main(["--bucket", str(tmp_path), "--prefix", "ckpt/none"]) == 2
+    assert "no checkpoint under 'ckpt/none'" in capsys.readouterr().err

@@ -24,9 +24,10 @@ from typing import Any
 
 import torch
 
-from quilt.store import LocalStore, ObjectStore, get_json, put_json
+from quilt.store import ObjectStore, get_json, put_json
 
 from .checkpoint import latest_name, load_checkpoint
+from .train import open_bucket
 
 MODEL_NAME = "clip"
 PROMOTED = "promoted.json"
@@ -158,7 +159,8 @@ def promote(store: ObjectStore, prefix: str, checkpoint_name: str | None, reposi
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.promote", description=__doc__.splitlines()[0])
-    parser.add_argument("--bucket", required=True, help="a local folder used as the bucket (LocalStore)")
+    parser.add_argument("--bucket", metavar="DIR",
+                        help="a local folder used as the bucket; default: the configured stack's bucket (S3)")
     parser.add_argument("--prefix", required=True, help="the checkpoint prefix in the bucket (ckpt/...)")
     parser.add_argument("--checkpoint", help="checkpoint name (ckpt-000000123); default: the latest")
     parser.add_argument("--repository", default=str(TEMPLATE_DIR.parent), help="Triton model repository folder")
@@ -166,9 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--metric", default=DEFAULT_METRIC, help=f"held-out metric to beat (default {DEFAULT_METRIC})")
     args = parser.parse_args(argv)
     try:
-        decision = promote(LocalStore(Path(args.bucket)), args.prefix, args.checkpoint, Path(args.repository),
+        store = open_bucket(args.bucket)
+        decision = promote(store, args.prefix, args.checkpoint, Path(args.repository),
                            args.triton_url, args.metric)
-    except PromotionError as exc:
+    except (PromotionError, OSError) as exc:  # OSError: the store cannot be reached
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(decision.to_dict()))
