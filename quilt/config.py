@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from quilt.stages.media_limits import MediaLimits
+    from quilt.stages.term_rescue import TermRescue
 
 SERVICES = ("fetcher", "decoder", "asr", "denoiser", "histo_filter", "aligner")
 SECRET_FIELDS = ("s3_access_key", "s3_secret_key", "llm_api_key", "kafka_password")
@@ -54,6 +55,9 @@ class Settings:
     metrics_base_port: int = 9161  # Prometheus metrics of service i on metrics_base_port + i
     asr_prompt: str = ""  # Whisper's initial prompt; empty = the project's domain vocabulary, "none" = no prompt
     asr_overlap_s: float = 2.0  # audio shared by consecutive ASR windows, merged at the seam
+    # Beam width for hearing again a sentence that lost every histopathology term (quilt/stages/term_rescue.py);
+    # 0 = never. Costs a second decode of those sentences only.
+    asr_rescue_beam: int = 5
     llm_base_url: str = ""  # an OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama); empty = lexicon only
     llm_model: str = ""
     llm_api_key: str = ""
@@ -95,6 +99,11 @@ class Settings:
 
     def service_metrics_port(self, service: str) -> int:
         return self.metrics_base_port + SERVICES.index(service)
+
+    def term_rescue(self) -> TermRescue | None:
+        from quilt.stages.term_rescue import TermRescue
+
+        return TermRescue(beam_size=self.asr_rescue_beam) if self.asr_rescue_beam > 1 else None
 
     def whisper_prompt(self) -> str | None:
         """The transcribers' convention: None = the domain-vocabulary default, "" = no prompt."""
@@ -195,6 +204,8 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     check_kafka(settings)
     if min(settings.max_bytes, settings.max_duration_s, settings.max_pixels, settings.max_fps) < 0:
         raise ConfigError("max_bytes, max_duration_s, max_pixels and max_fps must be >= 0 (0 = no limit)")
+    if not 0 <= settings.asr_rescue_beam <= 20:
+        raise ConfigError("asr_rescue_beam must be between 0 (no rescue) and 20")
     if settings.pair_max_words < 1 or settings.pair_max_lag_s < 0 or not 0.0 <= settings.pair_dedup_jaccard <= 1.0:
         raise ConfigError("pair_max_words must be >= 1, pair_max_lag_s >= 0, pair_dedup_jaccard in [0, 1]")
     return settings

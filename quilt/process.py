@@ -32,6 +32,7 @@ from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
 from quilt.stages.magnification import magnification_class
 from quilt.stages.media_limits import MediaLimits
 from quilt.stages.phash_index import PhashIndex
+from quilt.stages.term_rescue import TermRescue
 from quilt.stages.types import FrameChunk, ScoredChunk, StageError
 from quilt.store import LocalStore, ObjectStore
 from quilt.time_util import now_iso
@@ -49,6 +50,7 @@ class VideoOutcome:
     chunks: int = 0  # new images; near-duplicates of another video's images are counted in repeated_images
     repeated_images: int = 0
     asr_retries: int = 0  # windows transcribed again without the prompt because Whisper skipped their speech
+    asr_rescued: int = 0  # sentences whose lost terms a wider-beam redo recovered
     kept: int = 0
     sentences: int = 0
     medical: int = 0
@@ -78,6 +80,7 @@ class Processor:
     s3_for: Callable[[Source], ObjectStore] | None = None  # opens the bucket of an s3:// source
     llm: LlmDenoiser | None = None  # an OpenAI-compatible corrector; None = the embedded lexicon corrector
     overlap_s: float = 2.0
+    rescue: TermRescue | None = None  # hear again sentences that lost every term (quilt/stages/term_rescue.py)
     fetch_allow: tuple[str, ...] = ()  # non-public hosts http(s) sources may use (see net_guard)
     media_limits: MediaLimits | None = None  # None: the defaults
     non_english: str = "flag"  # "flag": pair it anyway (the check is logged); "skip": fail the video (non_english)
@@ -128,7 +131,9 @@ class Processor:
             tally = SpeechTally()
             batches = transcribe_windows(self.transcriber, windows, AUDIO_RATE, overlap_s=self.overlap_s,
                                          on_retry=lambda _: setattr(outcome, "asr_retries", outcome.asr_retries + 1),
-                                         tally=tally)
+                                         tally=tally, rescue=self.rescue, lexicon=self.lexicon,
+                                         on_rescue=lambda a: setattr(outcome, "asr_rescued",
+                                                                     outcome.asr_rescued + a.kept))
             segments = [s for batch in batches for s in batch]
             check_language(judge_language(segments, self.lexicon, tally.voiced_s), self.non_english)
             done()

@@ -19,6 +19,7 @@ from quilt.stages.asr import TritonTranscriber, segments_to_json
 from quilt.stages.asr_windows import SpeechTally, WindowRetry, transcribe_windows
 from quilt.stages.language import check_language, judge_language
 from quilt.stages.lexicon import load_lexicon
+from quilt.stages.term_rescue import RescueAttempt
 from quilt.status import write_status
 from quilt.store import put_json
 from quilt.wire import segments_to_pb
@@ -51,10 +52,17 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         retried.append(retry)
         ctx.log.info("asr_window_retried", video_id=vid, **dataclasses.asdict(retry))
 
+    rescued: list[RescueAttempt] = []
+
+    def on_rescue(attempt: RescueAttempt) -> None:
+        rescued.append(attempt)
+        ctx.log.info("asr_sentence_reheard", video_id=vid, **dataclasses.asdict(attempt))
+
     tally = SpeechTally()
     batches = transcribe_windows(transcriber, _windows(ctx, message), message.sample_rate or 16000,
                                  overlap_s=ctx.settings.asr_overlap_s, initial_prompt=ctx.settings.whisper_prompt(),
-                                 on_retry=on_retry, tally=tally)
+                                 on_retry=on_retry, tally=tally, rescue=ctx.settings.term_rescue(),
+                                 lexicon=ctx.clients["lexicon"], on_rescue=on_rescue)
     for number, batch in enumerate(batches):
         segments.extend(batch)
         put_json(ctx.store, f"transcripts/{vid}/{number:05d}.json", segments_to_json(batch))
@@ -67,7 +75,8 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
                         segments=segments_to_pb(segments))
     return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
-                          "windows": total, "windows_retried": len(retried), "language": verdict.detail()})
+                          "windows": total, "windows_retried": len(retried), "language": verdict.detail(),
+                          "sentences_reheard": len(rescued), "sentences_rescued": sum(a.kept for a in rescued)})
 
 
 SPEC = ServiceSpec(name="asr", inputs={topics.DECODED: pb.DecodedMedia}, handle=handle, setup=setup)

@@ -46,7 +46,8 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float | None = Non
                               histo_threshold=settings.histo_threshold if threshold is None else threshold,
                               pad_s=settings.pair_pad_s if pad_s is None else pad_s,
                               on_step=on_step, s3_for=s3_for, llm=llm,
-                              overlap_s=settings.asr_overlap_s, non_english=settings.non_english,
+                              overlap_s=settings.asr_overlap_s, rescue=settings.term_rescue(),
+                              non_english=settings.non_english,
                               fetch_allow=settings.fetch_allowlist(), media_limits=settings.media_limits(),
                               max_lag_s=settings.pair_max_lag_s if max_lag_s is None else max_lag_s,
                               max_words=settings.pair_max_words if max_words is None else max_words,
@@ -63,12 +64,12 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float | None = Non
 def outcome_table(outcomes: list[VideoOutcome]) -> Table:
     table = Table(title="quilt process")
     for column in ("video", "video s", "chunks", "kept", "sentences", "medical", "pairs", "dups dropped",
-                   "lag s", "asr retries", "wall s", "error"):
+                   "lag s", "asr retries", "asr rescued", "wall s", "error"):
         table.add_column(column)
     for o in outcomes:
         table.add_row(o.video_id or o.source, f"{o.duration_s:.1f}", str(o.chunks), str(o.kept),
                       str(o.sentences), str(o.medical), str(o.pairs), str(o.duplicates), f"{o.lag_s:+.2f}",
-                      str(o.asr_retries), f"{o.seconds:.1f}",
+                      str(o.asr_retries), str(o.asr_rescued), f"{o.seconds:.1f}",
                       f"[red]{o.error}[/]" if o.error else "")
     return table
 

@@ -24,7 +24,7 @@ class Transcriber(Protocol):
     name: str
 
     def transcribe(self, audio: np.ndarray, sample_rate: int = SAMPLE_RATE,
-                   initial_prompt: str | None = None) -> list[Segment]: ...
+                   initial_prompt: str | None = None, beam_size: int | None = None) -> list[Segment]: ...
 
 
 def default_whisper_path() -> Path:

@@ -21,6 +21,7 @@ after it worse. A window that passes the check costs only the energy measure (mi
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -28,8 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from quilt.stages.asr import SAMPLE_RATE, Transcriber, prepare_audio
+from quilt.stages.lexicon import Lexicon, load_lexicon
 from quilt.stages.repetition import looping
 from quilt.stages.speech_coverage import Coverage, coverage, speech_activity
+from quilt.stages.term_rescue import RescueAttempt, TermRescue, rescue_terms
 from quilt.stages.types import Segment, Word
 
 _LEAD_S = 2  # seconds of the previous window a lead-in retry hears first
@@ -169,14 +172,17 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
                        sample_rate: int = 16000, overlap_s: float = 2.0,
                        initial_prompt: str | None = None, check: CoverageCheck = CoverageCheck(),
                        on_retry: Callable[[WindowRetry], None] | None = None,
-                       tally: SpeechTally | None = None) -> Iterator[list[Segment]]:
+                       tally: SpeechTally | None = None, rescue: TermRescue | None = None,
+                       lexicon: Lexicon | None = None,
+                       on_rescue: Callable[[RescueAttempt], None] | None = None) -> Iterator[list[Segment]]:
     """Yield each window's final segments, in video time, as soon as that window is transcribed.
 
     `windows` are consecutive and non-overlapping (t_start, samples at `sample_rate`). The last
     window is transcribed without extension. `initial_prompt` follows the Transcriber convention
     (None: the transcriber's default prompt, "": none). Each window is checked against its speech
     and, if poor, redone without the prompt and with a lead-in (see transcribe_checked); `on_retry` hears of every redo,
-    before that window is yielded.
+    before that window is yielded. With `rescue`, a sentence that lost every term is heard again with a
+    wider beam (quilt/stages/term_rescue.py); `on_rescue` hears of each attempt.
     """
     overlap_n = max(0, int(round(overlap_s * sample_rate)))
     left_seam = -math.inf
@@ -197,6 +203,13 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
             found, retry = transcribe_checked(transcriber, audio, sample_rate, initial_prompt, check, t_start, lead)
             if retry is not None and on_retry is not None:
                 on_retry(retry)
+            if rescue is not None and rescue.enabled:
+                found, attempts = rescue_terms(transcriber, audio, sample_rate, found, initial_prompt,
+                                               lexicon or load_lexicon(), rescue)
+                for attempt in attempts:
+                    if on_rescue is not None:
+                        on_rescue(dataclasses.replace(attempt, t_start=round(attempt.t_start + t_start, 3),
+                                                      t_end=round(attempt.t_end + t_start, 3)))
             yield clip_segments(shift_segments(found, t_start), left_seam, right_seam)
         left_seam = right_seam
         lead = samples[-_LEAD_S * sample_rate:] if samples.size else lead

@@ -1,0 +1,122 @@
+"""Term rescue: a sentence that lost every term to greedy decoding is heard again with a wider beam."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from quilt.config import ConfigError, Settings, load_settings
+from quilt.stages.asr_windows import transcribe_windows
+from quilt.stages.denoise import denoise
+from quilt.stages.lexicon import load_lexicon
+from quilt.stages.term_rescue import RescueAttempt, TermRescue, rescue_terms
+from quilt.stages.types import Segment, Word
+
+RATE = 100  # the fake audio's sample rate: only lengths matter
+
+
+def sentence(start: float, text: str, probability: float = 0.9, step: float = 0.4) -> Segment:
+    words = [Word(w, start + i * step, start + i * step + 0.3, probability) for i, w in enumerate(text.split())]
+    return Segment(words[0].start, words[-1].end, text, words)
+
+
+class Redoer:
+    """Greedy decoding is never asked for here; a beam-search redo answers with `redo` (times relative to the clip)."""
+
+    name = "fake"
+
+    def __init__(self, redo: str | None, step: float = 0.4) -> None:
+        self.redo, self.step = redo, step
+        self.calls: list[tuple[float, int | None]] = []  # (clip length in seconds, beam size)
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int = 16000, initial_prompt: str | None = None,
+                   beam_size: int | None = None) -> list[Segment]:
+        self.calls.append((audio.size / sample_rate, beam_size))
+        return [sentence(0.3, self.redo, step=self.step)] if self.redo else []
+
+
+GARBLED = "Notice the malinified tissue in the middle of the field."
+HEARD = "Notice the lymphoid tissue in the middle of the field."
+MEDICAL = "The hepatocytes show macrovesicular steatosis."
+CHATTER = "Please like and subscribe to the channel."
+
+
+def audio(seconds: float) -> np.ndarray:
+    return np.zeros(int(seconds * RATE), dtype=np.float32)
+
+
+def texts(segments: list[Segment]) -> list[str]:
+    return [s.text for s in denoise(segments, load_lexicon())]
+
+
+def test_a_garbled_sentence_is_replaced_by_a_redo_that_hears_its_term() -> None:
+    segments = [sentence(0.0, MEDICAL), sentence(3.0, GARBLED), sentence(9.0, CHATTER)]
+    fake = Redoer(HEARD)
+    out, attempts = rescue_terms(fake, audio(14), RATE, segments, None, load_lexicon())
+    assert len(fake.calls) == 1 and fake.calls[0][1] == 5  # only the garbled one, with beam 5
+    assert fake.calls[0][0] == pytest.approx(GARBLED.count(" ") * 0.4 + 0.3 + 0.6, abs=0.02)  # padded 0.3 s a side
+    assert attempts == [RescueAttempt(3.0, 6.9, GARBLED, HEARD, True)]
+    assert texts(out) == [MEDICAL, HEARD, CHATTER]
+    rescued = [s for s in denoise(out, load_lexicon()) if s.text == HEARD][0]
+    assert rescued.medical and rescued.start == pytest.approx(3.0) and rescued.end == pytest.approx(6.9)
+
+
+def test_a_redo_that_finds_no_term_or_says_too_much_leaves_the_words_alone() -> None:
+    segments = [sentence(0.0, GARBLED)]
+    for redo, step in (("Notice the mild tissue in the middle of the field.", 0.4),  # still no term
+                       ("Notice the lymphoid tissue " + "and more words said here " * 4, 0.15),  # twice the words
+                       (None, 0.4)):  # heard nothing
+        fake = Redoer(redo, step)
+        out, attempts = rescue_terms(fake, audio(6), RATE, segments, None, load_lexicon())
+        assert out == segments and len(attempts) == 1 and not attempts[0].kept
+
+
+def test_medical_chatter_confident_and_short_sentences_are_not_heard_again() -> None:
+    segments = [sentence(0.0, MEDICAL, probability=0.3), sentence(3.0, CHATTER, probability=0.3),
+                sentence(7.0, "I spend my day looking at slides."),  # no doubted word
+                sentence(10.0, "Malinified.", probability=0.3)]  # under a second
+    fake = Redoer(HEARD)
+    out, attempts = rescue_terms(fake, audio(12), RATE, segments, None, load_lexicon())
+    assert fake.calls == [] and attempts == [] and out == segments
+
+
+def test_rescue_off_and_segments_without_word_timings_are_left_alone() -> None:
+    fake = Redoer(HEARD)
+    segments = [sentence(0.0, GARBLED)]
+    assert rescue_terms(fake, audio(6), RATE, segments, None, load_lexicon(), TermRescue(beam_size=0)) == (
+        segments, [])
+    bare = [Segment(0.0, 4.0, GARBLED, [])]
+    assert rescue_terms(fake, audio(6), RATE, bare, None, load_lexicon()) == (bare, [])
+    assert fake.calls == []
+
+
+class Windowed(Redoer):
+    """Greedy: the garbled sentence at 1 s into whatever window it is given."""
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int = 16000, initial_prompt: str | None = None,
+                   beam_size: int | None = None) -> list[Segment]:
+        if beam_size:
+            return super().transcribe(audio, sample_rate, initial_prompt, beam_size)
+        return [sentence(1.0, GARBLED)]
+
+
+def test_windows_report_rescues_in_video_time() -> None:
+    heard: list[RescueAttempt] = []
+    fake = Windowed(HEARD)
+    windows = iter([(30.0, audio(10))])
+    batches = list(transcribe_windows(fake, windows, RATE, overlap_s=0, initial_prompt="", rescue=TermRescue(),
+                                      on_rescue=heard.append))
+    assert [(a.t_start, a.t_end, a.kept) for a in heard] == [(31.0, 34.9, True)]
+    words = [w for b in batches for s in b for w in s.words]
+    assert " ".join(w.text for w in words) == HEARD and words[0].start == pytest.approx(31.0)
+    # Without `rescue` (the default) the greedy words stand.
+    plain = list(transcribe_windows(Windowed(HEARD), iter([(30.0, audio(10))]), RATE, overlap_s=0, initial_prompt=""))
+    assert " ".join(w.text for b in plain for s in b for w in s.words) == GARBLED
+
+
+def test_the_setting_turns_rescue_off_and_is_checked() -> None:
+    assert Settings().term_rescue() == TermRescue(beam_size=5)
+    assert Settings(asr_rescue_beam=0).term_rescue() is None
+    assert load_settings({"QUILT_ASR_RESCUE_BEAM": "0"}, config_file=None).term_rescue() is None
+    with pytest.raises(ConfigError, match="asr_rescue_beam"):
+        load_settings({"QUILT_ASR_RESCUE_BEAM": "-1"}, config_file=None)
