@@ -27,7 +27,6 @@ from quilt.stages.lexicon import Lexicon
 from quilt.stages.repetition import looping
 from quilt.stages.types import Segment, Word
 
-
 _MIN_DOUBTED_LETTERS = 4
 
 
