@@ -13,6 +13,7 @@ from quilt.stages.term_rescue import RescueAttempt, TermRescue, rescue_terms
 from quilt.stages.types import Segment, Word
 
 RATE = 100  # the fake audio's sample rate: only lengths matter
+AS_IS = TermRescue(speeds=(1.0,))  # the default: one redo at the recorded speed, so times compare directly
 
 
 def sentence(start: float, text: str, probability: float = 0.9, step: float = 0.4) -> Segment:
@@ -52,7 +53,7 @@ def texts(segments: list[Segment]) -> list[str]:
 def test_a_garbled_sentence_is_replaced_by_a_redo_that_hears_its_term() -> None:
     segments = [sentence(0.0, MEDICAL), sentence(3.0, GARBLED), sentence(9.0, CHATTER)]
     fake = Redoer(HEARD)
-    out, attempts = rescue_terms(fake, audio(14), RATE, segments, None, load_lexicon())
+    out, attempts = rescue_terms(fake, audio(14), RATE, segments, None, load_lexicon(), AS_IS)
     assert len(fake.calls) == 1 and fake.calls[0][1] == 5  # only the garbled one, with beam 5
     assert fake.calls[0][0] == pytest.approx(GARBLED.count(" ") * 0.4 + 0.3 + 0.6, abs=0.02)  # padded 0.3 s a side
     assert attempts == [RescueAttempt(3.0, 6.9, GARBLED, HEARD, True)]
@@ -67,8 +68,10 @@ def test_a_redo_that_finds_no_term_or_says_too_much_leaves_the_words_alone() -> 
                        ("Notice the lymphoid tissue " + "and more words said here " * 4, 0.15),  # twice the words
                        (None, 0.4)):  # heard nothing
         fake = Redoer(redo, step)
-        out, attempts = rescue_terms(fake, audio(6), RATE, segments, None, load_lexicon())
+        both = TermRescue(speeds=(0.92, 1.0))
+        out, attempts = rescue_terms(fake, audio(6), RATE, segments, None, load_lexicon(), both)
         assert out == segments and len(attempts) == 1 and not attempts[0].kept
+        assert attempts[0].decodes == len(fake.calls) == 2  # slowed down, then as recorded
 
 
 def test_medical_chatter_confident_and_short_sentences_are_not_heard_again() -> None:
@@ -104,7 +107,7 @@ def test_windows_report_rescues_in_video_time() -> None:
     heard: list[RescueAttempt] = []
     fake = Windowed(HEARD)
     windows = iter([(30.0, audio(10))])
-    batches = list(transcribe_windows(fake, windows, RATE, overlap_s=0, initial_prompt="", rescue=TermRescue(),
+    batches = list(transcribe_windows(fake, windows, RATE, overlap_s=0, initial_prompt="", rescue=AS_IS,
                                       on_rescue=heard.append))
     assert [(a.t_start, a.t_end, a.kept) for a in heard] == [(31.0, 34.9, True)]
     words = [w for b in batches for s in b for w in s.words]
@@ -114,8 +117,47 @@ def test_windows_report_rescues_in_video_time() -> None:
     assert " ".join(w.text for b in plain for s in b for w in s.words) == GARBLED
 
 
+class HearsWhenSlow(Redoer):
+    """Hears the term only in audio slowed to 0.92 of its speed, where its times are stretched too."""
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int = 16000, initial_prompt: str | None = None,
+                   beam_size: int | None = None) -> list[Segment]:
+        self.calls.append((audio.size / sample_rate, beam_size))
+        slowed = len(self.calls) == 1
+        return [sentence(0.3 / 0.92, HEARD if slowed else GARBLED, step=0.4 / 0.92)]
+
+
+def test_a_slowed_down_hearing_is_mapped_back_to_video_time() -> None:
+    segments = [sentence(3.0, GARBLED)]
+    fake = HearsWhenSlow(None)
+    out, attempts = rescue_terms(fake, audio(8), RATE, segments, None, load_lexicon(), TermRescue(speeds=(0.92, 1.0)))
+    assert [round(length, 2) for length, _ in fake.calls] == [round(4.5 / 0.92, 2), 4.5]
+    assert attempts[0].kept and attempts[0].decodes == 2
+    words = [w for s in out for w in s.words]
+    assert " ".join(w.text for w in words) == HEARD
+    assert [w.start for w in words] == pytest.approx([3.0 + 0.4 * i for i in range(len(words))], abs=0.01)
+
+
+class TwoHearings(Redoer):
+    """Both hearings find a term; the one at the recorded speed is the surer."""
+
+    def transcribe(self, audio: np.ndarray, sample_rate: int = 16000, initial_prompt: str | None = None,
+                   beam_size: int | None = None) -> list[Segment]:
+        self.calls.append((audio.size / sample_rate, beam_size))
+        slowed = len(self.calls) == 1
+        text = "Emm the positive sense in the glomerulus phthalate here." if slowed else HEARD
+        return [sentence(0.3, text, probability=0.4 if slowed else 0.8)]
+
+
+def test_of_two_hearings_that_find_a_term_the_surer_one_is_kept() -> None:
+    out, attempts = rescue_terms(TwoHearings(None), audio(8), RATE, [sentence(3.0, GARBLED)], None, load_lexicon(),
+                                 TermRescue(speeds=(0.92, 1.0)))
+    assert attempts[0].kept and attempts[0].after == HEARD
+    assert " ".join(w.text for s in out for w in s.words) == HEARD
+
+
 def test_the_setting_turns_rescue_off_and_is_checked() -> None:
-    assert Settings().term_rescue() == TermRescue(beam_size=5)
+    assert Settings().term_rescue() == TermRescue(beam_size=5, speeds=(1.0,))
     assert Settings(asr_rescue_beam=0).term_rescue() is None
     assert load_settings({"QUILT_ASR_RESCUE_BEAM": "0"}, config_file=None).term_rescue() is None
     with pytest.raises(ConfigError, match="asr_rescue_beam"):
