@@ -139,3 +139,13 @@ def test_promote_cli_names_a_missing_checkpoint(tmp_path: Path, capsys: pytest.C
 
     assert main(["--bucket", str(tmp_path), "--prefix", "ckpt/none"]) == 2
     assert "no checkpoint under 'ckpt/none'" in capsys.readouterr().err
+
+
+def test_promote_cli_says_when_the_stacks_store_is_unreachable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from training.promote import main
+
+    monkeypatch.setenv("QUILT_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("QUILT_S3_PORT", str(free_port()))  # no --bucket: the configured stack's S3 store
+    assert main(["--prefix", "ckpt/none"]) == 3
+    assert "cannot reach the S3 store" in capsys.readouterr().err

@@ -171,9 +171,17 @@ def main(argv: list[str] | None = None) -> int:
         store = open_bucket(args.bucket)
         decision = promote(store, args.prefix, args.checkpoint, Path(args.repository),
                            args.triton_url, args.metric)
-    except (PromotionError, OSError) as exc:  # OSError: the store cannot be reached
+    except PromotionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # noqa: BLE001 - an unreachable store gets quilt's one clear line, not a traceback
+        from quilt.cli import unreachable_hint
+
+        hint = unreachable_hint(exc)
+        if hint is None:
+            raise
+        print(f"error: {hint}", file=sys.stderr)
+        return 3
     print(json.dumps(decision.to_dict()))
     return 0
 
