@@ -206,8 +206,8 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
             if rescue is not None and rescue.enabled:
                 found, attempts = rescue_terms(transcriber, audio, sample_rate, found, initial_prompt,
                                                lexicon or load_lexicon(), rescue)
-                for attempt in attempts:
-                    if on_rescue is not None:
+                if on_rescue is not None:
+                    for attempt in attempts:  # reported in video time, like the window retries
                         on_rescue(dataclasses.replace(attempt, t_start=round(attempt.t_start + t_start, 3),
                                                       t_end=round(attempt.t_end + t_start, 3)))
             yield clip_segments(shift_segments(found, t_start), left_seam, right_seam)
