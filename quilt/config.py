@@ -68,6 +68,9 @@ class Settings:
     pair_max_lag_s: float = 2.0  # the narrator's per-video lag is estimated within +-this; 0 = no lag model
     pair_max_words: int = 60  # an image's text is split into pairs of at most this many words
     pair_dedup_jaccard: float = 0.8  # same image and texts this similar (word pairs): one pair is dropped
+    # A sentence is ended at an unpunctuated pause that a picture change falls within this many seconds of
+    # (quilt/stages/break_at_changes.py: Whisper's lost full stops); negative = never.
+    pair_break_tolerance_s: float = 0.6
     # http(s) sources may use these non-public IPs / CIDR blocks / host names ("*.example.org"), comma-separated.
     fetch_allow: str = ""  # empty = public addresses only (also for the embedded stack)
     # Folders the fetcher may read local file sources from (comma-separated); "*" = anywhere (the
@@ -208,4 +211,6 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         raise ConfigError("asr_rescue_beam must be between 0 (no rescue) and 20")
     if settings.pair_max_words < 1 or settings.pair_max_lag_s < 0 or not 0.0 <= settings.pair_dedup_jaccard <= 1.0:
         raise ConfigError("pair_max_words must be >= 1, pair_max_lag_s >= 0, pair_dedup_jaccard in [0, 1]")
+    if settings.pair_break_tolerance_s > 2.0:
+        raise ConfigError("pair_break_tolerance_s must be at most 2 seconds (negative turns sentence cutting off)")
     return settings

@@ -75,6 +75,7 @@ class Processor:
     max_lag_s: float = 2.0
     max_words: int = 60
     dedup_jaccard: float = 0.8
+    break_tolerance_s: float = 0.6  # see AlignParams.break_tolerance_s
     decode_params: DecodeParams | None = None
     on_step: Callable[[str, str], None] = lambda video, step: None
     s3_for: Callable[[Source], ObjectStore] | None = None  # opens the bucket of an s3:// source
@@ -170,7 +171,7 @@ class Processor:
         models = {"decoder": DECODER_NAME, "asr": self.transcriber.name, "denoiser": denoiser,
                   "histo_filter": self.scorer.name, "aligner": ALIGNER_NAME}
         params = AlignParams(pad_s=self.pad_s, max_lag_s=self.max_lag_s, max_words=self.max_words,
-                             dedup_min_jaccard=self.dedup_jaccard)
+                             dedup_min_jaccard=self.dedup_jaccard, break_tolerance_s=self.break_tolerance_s)
         earlier_texts = self.image_texts.texts_for({of for of in earlier if of}, except_video=vid)
         alignment = align_video(vid, source.uri, scored, sentences, models, now_iso(), params, earlier_texts)
         for record in alignment.pairs:
@@ -181,7 +182,8 @@ class Processor:
         outcome.unpaired = alignment.unpaired
         write_trace(self.out_dir, VideoTrace(
             video_id=vid, source=source.uri,
-            sentences=[TracedSentence(round(s.start, 3), round(s.end, 3), s.text, s.medical) for s in sentences],
+            sentences=[TracedSentence(round(s.start, 3), round(s.end, 3), s.text, s.medical)
+                       for s in alignment.sentences],
             chunks=[TracedChunk(c.t_start, c.t_end, c.keep, round(c.histo_score, 4), c.duplicate_of) for c in scored]))
 
     def _earlier_image(self, video_id: str, chunk: FrameChunk) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from quilt.records import PairRecord
-from quilt.stages.types import ScoredChunk, Segment, Sentence, Word
+from quilt.stages.types import ScoredChunk, Segment, Sentence, SoftBreak, Word
 from quiltpb.v1 import messages_pb2 as pb
 
 
@@ -29,7 +29,10 @@ def sentences_to_pb(sentences: list[Sentence]) -> list[pb.Sentence]:
     return [
         pb.Sentence(start=s.start, end=s.end, text=s.text, asr_text=s.asr_text, medical=s.medical,
                     corrections=dict(s.corrections), correction_scores=dict(s.correction_scores),
-                    entities=[pb.Entity(text=text, category=category) for text, category in s.entities])
+                    entities=[pb.Entity(text=text, category=category) for text, category in s.entities],
+                    breaks=[pb.SoftBreak(start=b.start, end=b.end, text_offset=b.text_offset, asr_offset=b.asr_offset,
+                                         medical_before=b.medical_before, medical_after=b.medical_after)
+                            for b in s.breaks])
         for s in sentences
     ]
 
@@ -38,7 +41,10 @@ def sentences_from_pb(sentences: list[pb.Sentence]) -> list[Sentence]:
     return [
         Sentence(start=s.start, end=s.end, text=s.text, asr_text=s.asr_text, medical=s.medical,
                  corrections=dict(s.corrections), correction_scores=dict(s.correction_scores),
-                 entities=[(e.text, e.category) for e in s.entities])
+                 entities=[(e.text, e.category) for e in s.entities],
+                 breaks=[SoftBreak(start=b.start, end=b.end, text_offset=b.text_offset, asr_offset=b.asr_offset,
+                                   medical_before=b.medical_before, medical_after=b.medical_after)
+                         for b in s.breaks])
         for s in sentences
     ]
 

@@ -39,7 +39,8 @@ def _load(ctx: Context, video_id: str, part: str, cls: type[Message]) -> Message
 
 def align_params(settings: Settings) -> AlignParams:
     return AlignParams(pad_s=settings.pair_pad_s, max_lag_s=settings.pair_max_lag_s, max_words=settings.pair_max_words,
-                       dedup_min_jaccard=settings.pair_dedup_jaccard)
+                       dedup_min_jaccard=settings.pair_dedup_jaccard,
+                       break_tolerance_s=settings.pair_break_tolerance_s)
 
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:
@@ -75,6 +76,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
                                            "images": len({p.image_id for p in pairs}),
                                            "medical_sentences": sum(s.medical for s in text.sentences),
                                            "unpaired_sentences": alignment.unpaired,
+                                           "sentences_cut": alignment.cut,
                                            "lag_s": round(alignment.lag_s, 3), "duplicates": alignment.duplicates})
 
 

@@ -202,3 +202,29 @@ def test_a_repetition_loop_is_cut_to_one_copy(lexicon: Lexicon) -> None:
     [sentence] = denoise([loop], lexicon)
     assert sentence.text == "The interstitium is inflamed and the blood of the body."
     assert sentence.end == loop.words[9].end  # the first copy's time: the rest of the loop was never said
+
+
+def test_a_short_unpunctuated_pause_is_kept_as_a_soft_break_with_both_sides(lexicon: Lexicon) -> None:
+    # Whisper lost the full stop between two slides' sentences; only the half-second pause is left.
+    first = words("at the conference last year,", 15.0)
+    after = words("a lymphocytic infiltrate effaces the node.", first[-1].end + 0.5)
+    [sentence] = denoise([Segment(15.0, after[-1].end, "", first + after)], lexicon)
+    [brk] = sentence.breaks
+    assert (brk.start, brk.end) == (first[-1].end, after[0].start)
+    assert sentence.text[:brk.text_offset].rstrip() == "at the conference last year,"
+    assert sentence.text[brk.text_offset:] == "a lymphocytic infiltrate effaces the node."
+    assert sentence.asr_text[brk.asr_offset:] == "a lymphocytic infiltrate effaces the node."
+    assert (brk.medical_before, brk.medical_after) == (False, True)
+
+
+def test_a_breath_and_a_pause_inside_a_correction_are_no_soft_breaks(lexicon: Lexicon) -> None:
+    breath = words("the liver,", 0.0)
+    rest = words("shows steatosis.", breath[-1].end + 0.2)  # a comma's gap, 0.2 s
+    [sentence] = denoise([Segment(0.0, rest[-1].end, "", breath + rest)], lexicon)
+    assert sentence.breaks == []
+    # "myel duct" becomes "bile duct": a pause between the two heard words cannot be a sentence end.
+    head = words("here the myel", 0.0, doubtful=("myel",))
+    tail = words("duct is dilated.", head[-1].end + 0.5)
+    [fixed] = denoise([Segment(0.0, tail[-1].end, "", head + tail)], lexicon)
+    assert fixed.text == "here the bile duct is dilated."
+    assert fixed.breaks == []

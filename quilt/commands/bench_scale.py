@@ -174,6 +174,7 @@ def _start_processor(core: int, out_dir: str, ready: Any) -> None:
                            scorer=LocalHistoScorer(settings.histo_model), histo_threshold=settings.histo_threshold,
                            pad_s=settings.pair_pad_s, max_lag_s=settings.pair_max_lag_s,
                            max_words=settings.pair_max_words, dedup_jaccard=settings.pair_dedup_jaccard,
+                           break_tolerance_s=settings.pair_break_tolerance_s,
                            overlap_s=settings.asr_overlap_s, rescue=settings.term_rescue())
     ready.put(core)
 

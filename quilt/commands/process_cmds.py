@@ -51,7 +51,8 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float | None = Non
                               fetch_allow=settings.fetch_allowlist(), media_limits=settings.media_limits(),
                               max_lag_s=settings.pair_max_lag_s if max_lag_s is None else max_lag_s,
                               max_words=settings.pair_max_words if max_words is None else max_words,
-                              dedup_jaccard=settings.pair_dedup_jaccard if dedup_jaccard is None else dedup_jaccard)
+                              dedup_jaccard=settings.pair_dedup_jaccard if dedup_jaccard is None else dedup_jaccard,
+                              break_tolerance_s=settings.pair_break_tolerance_s)
         try:
             for number, source in enumerate(sources, start=1):
                 outcomes.append(processor.run(source))

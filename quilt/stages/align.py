@@ -19,6 +19,9 @@ An image another video showed first (the same stock micrograph in two lectures) 
 that video's image_id: its new words are new information, but words another video already paired
 with it (a re-uploaded lecture) are dropped (`earlier_texts`).
 
+The one exception is a pause inside a sentence that a picture change falls in: there Whisper
+left out a full stop, and the sentence is ended at the pause (quilt/stages/break_at_changes.py).
+
 An image with a lot of speech gets several pairs (one image, several texts, as in Quilt), each
 short enough for a CLIP text encoder.
 """
@@ -29,10 +32,11 @@ import bisect
 import math
 import statistics
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from quilt.ids import pair_id
 from quilt.records import PairRecord
+from quilt.stages.break_at_changes import split_at_changes
 from quilt.stages.pair_dedup import dedup_pairs, drop_known_texts
 from quilt.stages.pathology import sub_pathologies
 from quilt.stages.types import ScoredChunk, Sentence
@@ -60,6 +64,12 @@ class AlignParams:
     # shortest stable chunk (DecodeParams.min_duration_s), so such a gap held a moving picture (presenter
     # camera, pan, zoom), not a still it missed; shorter gaps are transitions (cuts, fades). 0 turns it off.
     min_gap_s: float = 3.0
+    # A sentence is ended at an unpunctuated pause (SoftBreak) that a picture change, lag-shifted, falls within
+    # this many seconds of; negative: never. Both sides must keep min_break_words words. Whisper's word times
+    # are loose by about 0.3 s, and the decoder reports a change up to one sampling step (0.5 s) late: on the
+    # tuning lectures a change at 30.6 s came out at 31.0 s, 0.57 s (with the lag) past the pause before it.
+    break_tolerance_s: float = 0.6
+    min_break_words: int = 2
 
 
 @dataclass
@@ -68,6 +78,8 @@ class Alignment:
     lag_s: float  # sentence onset minus picture change, typically; negative = the narrator speaks ahead
     duplicates: int  # pairs dropped as near-duplicates of a better pair
     unpaired: int = 0  # medical sentences said over a picture that gives no pair (rejected or another video's)
+    sentences: list[Sentence] = field(default_factory=list)  # as aligned: after the cuts at picture changes
+    cut: int = 0  # sentences ended at a pause the picture changed in
 
 
 def _overlap(a_start: float, a_end: float, b_start: float, b_end: float) -> float:
@@ -326,6 +338,8 @@ def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences
     lag = estimate_lag(chunks, sentences, params.max_lag_s, params.min_lag_evidence)
     competitors = [*chunks, *unshown_spans(chunks, sentences, params.min_gap_s)]
     shown = sorted(competitors, key=lambda c: (c.t_start, c.t_end, c.chunk_id))
+    changes = [t + lag for c in shown for t in (c.t_start, c.t_end)]
+    sentences, cut = split_at_changes(sentences, changes, params.break_tolerance_s, params.min_break_words)
     assigned = assign_sentences(shown, sentences, params.pad_s, lag, params.falloff_s)
     pairs: list[PairRecord] = []
     unpaired = 0
@@ -339,7 +353,8 @@ def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences
     phash_of = {image_id_of(c): c.phash for c in shown if pairable(c) and c.phash}
     unique, dropped = dedup_pairs(pairs, phash_of, params.dedup_max_hamming, params.dedup_min_jaccard)
     fresh, repeated = drop_known_texts(unique, earlier_texts or {}, params.dedup_min_jaccard)
-    return Alignment(pairs=fresh, lag_s=lag, duplicates=len(dropped) + len(repeated), unpaired=unpaired)
+    return Alignment(pairs=fresh, lag_s=lag, duplicates=len(dropped) + len(repeated), unpaired=unpaired,
+                     sentences=sentences, cut=cut)
 
 
 def align(video_id: str, source: str, chunks: list[ScoredChunk], sentences: list[Sentence],

@@ -25,7 +25,7 @@ from quilt.stages.lexicon import (
     read_hunspell_words,
 )
 from quilt.stages.repetition import drop_loops
-from quilt.stages.types import Segment, Sentence, Word
+from quilt.stages.types import Segment, Sentence, SoftBreak, Word
 
 __all__ = ["DENOISER_NAME", "HUNSPELL_ENGLISH", "HUNSPELL_MEDICAL", "Lexicon", "denoise", "is_chatter",
            "load_lexicon", "phonetic_key", "read_hunspell_words"]
@@ -36,6 +36,11 @@ _SENTENCE_END = re.compile(r"[.!?…]+[\"')\]]*$")
 _ABBREVIATIONS = {"e.g.", "i.e.", "dr.", "vs.", "approx.", "fig.", "etc.", "mr.", "mrs.", "st."}
 _MAX_PAUSE_S = 1.2  # a silence this long ends a sentence even if Whisper forgot the full stop (or the
 # window seam lost it): a sentence is never cut later, so one glued across a slide change pairs wrongly
+# A shorter silence may still be a lost full stop, or only a breath: it becomes a SoftBreak, which the
+# aligner takes as the end of a sentence only where the picture changes. Commas in the generated and bench
+# narration left gaps of 0.22-0.24 s between Whisper's words; the pause between two slides' sentences,
+# 0.5 s of silence, came out as 0.5-1.0 s (Whisper stretches a last word over part of the silence).
+_SOFT_BREAK_S = 0.35
 
 
 def _words_of(segment: Segment) -> list[Word]:
@@ -111,6 +116,7 @@ def _core(text: str) -> tuple[str, str, str]:
 
 def _correct(words: list[Word], lexicon: Lexicon,
              min_confidence: float) -> tuple[list[str], dict[str, str], dict[str, float]]:
+    """One output token per word ("" for a word a correction fused into the one before), corrections, scores."""
     cores = [_core(w.text) for w in words]
     doubtful = [bool(c[1]) and not lexicon.is_term_word(c[1])
                 and (w.probability < min_confidence or not lexicon.is_known(c[1]))
@@ -154,7 +160,7 @@ def _correct(words: list[Word], lexicon: Lexicon,
                 out[k] = ""
         corrections[original] = replacement
         scores[original] = round(rank, 3)
-    return [t for t in out if t], corrections, scores
+    return out, corrections, scores
 
 
 def _join(tokens: list[str]) -> str:
@@ -169,6 +175,40 @@ def _join(tokens: list[str]) -> str:
     return " ".join(out)
 
 
+def _sticks(token: str) -> bool:
+    """Whether `_join` glues this token onto the one before (so no sentence can start with it)."""
+    return not any(ch.isalnum() for ch in token) or token.startswith("-")
+
+
+def _is_medical(text: str, lexicon: Lexicon) -> bool:
+    return bool(lexicon.find_terms(text)) and not is_chatter(text)
+
+
+def soft_breaks(words: list[Word], tokens: list[str], lexicon: Lexicon,
+                min_pause_s: float = _SOFT_BREAK_S) -> list[SoftBreak]:
+    """The pauses of at least `min_pause_s` between a sentence's words, with the text on either side.
+
+    `tokens` are `_correct`'s, one per word. A pause inside a corrected span (two heard words made
+    one term) or before a token that `_join` sticks to the word before is no place to split.
+    """
+    text = _join([t for t in tokens if t])
+    asr = _join([w.text.strip() for w in words])
+    out: list[SoftBreak] = []
+    for k in range(1, len(words)):
+        if words[k].start - words[k - 1].end < min_pause_s or not tokens[k]:
+            continue
+        if _sticks(tokens[k]) or _sticks(words[k].text.strip()):
+            continue
+        before, after = _join([t for t in tokens[:k] if t]), _join([t for t in tokens[k:] if t])
+        asr_before = _join([w.text.strip() for w in words[:k]])
+        if f"{before} {after}" != text or asr[len(asr_before):len(asr_before) + 1] != " ":
+            continue  # only a split that gives back the two halves exactly
+        out.append(SoftBreak(start=words[k - 1].end, end=words[k].start, text_offset=len(before) + 1,
+                             asr_offset=len(asr_before) + 1, medical_before=_is_medical(before, lexicon),
+                             medical_after=_is_medical(after, lexicon)))
+    return out
+
+
 def denoise(segments: list[Segment], lexicon: Lexicon | None = None,
             min_confidence: float = 0.6) -> list[Sentence]:
     """Sentences with corrected text, time spans from the words and a medical flag."""
@@ -180,10 +220,11 @@ def denoise(segments: list[Segment], lexicon: Lexicon | None = None,
     for group in _split_sentences(words, _unpunctuated_ends(ordered)):
         asr_text = _join([w.text.strip() for w in group])
         tokens, corrections, scores = _correct(group, lexicon, min_confidence)
-        text = _join(tokens)
-        medical = bool(lexicon.find_terms(text)) and not is_chatter(text)
+        text = _join([t for t in tokens if t])
+        medical = _is_medical(text, lexicon)
         entities = default_tagger().tag(text) if medical else []
         sentences.append(Sentence(start=group[0].start, end=max(w.end for w in group), text=text,
                                   asr_text=asr_text, medical=medical, corrections=corrections,
-                                  correction_scores=scores, entities=entities))
+                                  correction_scores=scores, entities=entities,
+                                  breaks=soft_breaks(group, tokens, lexicon)))
     return sentences

@@ -182,6 +182,25 @@ class Segment:
     cut: bool = False  # its end is a window seam, where its later words were dropped: not where Whisper ended it
 
 
+@dataclass(frozen=True)
+class SoftBreak:
+    """A pause inside a sentence where it may really have ended: Whisper put no full stop there.
+
+    Whisper tiny drops the full stop between two sentences now and then, most often when the
+    second one starts a new slide; the pause between them is all that is left of the boundary.
+    The denoiser cannot tell such a pause from a breath, but the aligner can: a pause that the
+    picture changes in is a boundary (see align.py, `split_at_changes`). Each side's text and
+    medical flag are worked out by the denoiser, which has the lexicon; the aligner only cuts.
+    """
+
+    start: float  # the pause, in video time: the end of the word before it ...
+    end: float  # ... and the start of the word after it
+    text_offset: int  # where the corrected text splits: text[:offset].rstrip() | text[offset:].lstrip()
+    asr_offset: int  # the same in asr_text
+    medical_before: bool  # whether the text before the pause, alone, is medical
+    medical_after: bool  # and the text after it
+
+
 @dataclass
 class Sentence:
     """A denoised sentence with its time span in the video."""
@@ -196,6 +215,7 @@ class Sentence:
     # (lexicon) or what the LLM claimed; lets a reviewer sort the least certain changes first.
     correction_scores: dict[str, float] = field(default_factory=dict)
     entities: list[tuple[str, str]] = field(default_factory=list)  # (surface text, category), see entities.py
+    breaks: list[SoftBreak] = field(default_factory=list)  # unpunctuated pauses, in time order
 
 
 @dataclass
