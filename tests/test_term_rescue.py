@@ -162,3 +162,18 @@ def test_the_setting_turns_rescue_off_and_is_checked() -> None:
     assert load_settings({"QUILT_ASR_RESCUE_BEAM": "0"}, config_file=None).term_rescue() is None
     with pytest.raises(ConfigError, match="asr_rescue_beam"):
         load_settings({"QUILT_ASR_RESCUE_BEAM": "-1"}, config_file=None)
+
+
+def test_a_redo_from_the_middle_of_a_segment_stays_in_time_order() -> None:
+    # Whisper put three sentences in one segment; the garbled middle one is heard again. Kept as one
+    # segment, the rest would sort before the redo, and the denoiser would read the third sentence
+    # ahead of the second (seen on a tuning lecture: "This glomerulus shows And the pathologist ...").
+    first, middle, last = sentence(0.0, MEDICAL), sentence(3.0, GARBLED), sentence(8.0, CHATTER)
+    words = first.words + middle.words + last.words
+    whole = Segment(words[0].start, words[-1].end, " ".join(w.text for w in words), words, cut=True)
+    out, attempts = rescue_terms(Redoer(HEARD), audio(14), RATE, [whole], None, load_lexicon(), AS_IS)
+    assert attempts[0].kept
+    assert texts(out) == [MEDICAL, HEARD, CHATTER]
+    heard = [w.start for s in out for w in s.words]
+    assert heard == sorted(heard)
+    assert [s.cut for s in out] == [False, False, True]  # the seam mark stays with the segment's end

@@ -92,15 +92,24 @@ def _words_between(segments: list[Segment], lo: float, hi: float) -> list[Word]:
 
 
 def _without(segments: list[Segment], lo: float, hi: float) -> list[Segment]:
-    """The segments less the words whose midpoints lie in [lo, hi]; text and times rebuilt where words went."""
+    """The segments less the words whose midpoints lie in [lo, hi]; text and times rebuilt where words went.
+
+    A segment that loses words from its middle becomes two, the words before the hole and those
+    after it: kept as one, its start would sort it before the redo that fills the hole, and the
+    denoiser, reading segment by segment, would put the redo's words after the ones that follow it.
+    """
     out: list[Segment] = []
     for seg in segments:
-        kept = [w for w in seg.words if not lo <= _mid(w) <= hi]
-        if len(kept) == len(seg.words):
-            out.append(seg)
-        elif kept:
-            # A segment that lost its end to the rescued sentence ends where that sentence began.
-            out.append(Segment(kept[0].start, kept[-1].end, " ".join(w.text.strip() for w in kept), kept, seg.cut))
+        before = [w for w in seg.words if _mid(w) < lo]
+        after = [w for w in seg.words if _mid(w) > hi]
+        if len(before) + len(after) == len(seg.words):
+            if not before or not after:
+                out.append(seg)
+                continue
+        parts = [part for part in (before, after) if part]
+        for n, part in enumerate(parts):  # the seam mark (Segment.cut) stays with the segment's last part
+            out.append(Segment(part[0].start, part[-1].end, " ".join(w.text.strip() for w in part), part,
+                               seg.cut and n == len(parts) - 1))
     return out
 
 
