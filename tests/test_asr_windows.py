@@ -20,6 +20,7 @@ from quilt.stages.asr_windows import (
     transcribe_windows,
 )
 from quilt.stages.speech_coverage import coverage, speech_activity
+from quilt.stages.speech_holes import HoleCheck
 from quilt.stages.types import Segment, Word
 from tests.media.speech import speak
 from tests.test_asr_local import espeak_audio
@@ -224,12 +225,16 @@ class SkipsWhenPrompted:
         return [Segment(ws[0].start, ws[-1].end, " ".join(w.text for w in ws), ws) for ws in heard if ws]
 
 
+NO_HOLES = HoleCheck(enabled=False)
+
+
 def _run(fake: SkipsWhenPrompted, audio: np.ndarray, initial_prompt: str | None = None,
          check: CoverageCheck | None = None) -> tuple[list[Word], list[WindowRetry]]:
     retries: list[WindowRetry] = []
     windows = ((float(i // RATE), audio[i:i + WIN_S * RATE]) for i in range(0, audio.size, WIN_S * RATE))
+    # The hole check is tested in test_speech_holes.py; this fake answers whole windows only.
     batches = transcribe_windows(fake, windows, RATE, overlap_s=2.0, initial_prompt=initial_prompt,
-                                 check=check or CoverageCheck(), on_retry=retries.append)
+                                 check=check or CoverageCheck(), on_retry=retries.append, holes=NO_HOLES)
     return [w for b in batches for s in b for w in s.words], retries
 
 

@@ -32,10 +32,12 @@ from quilt.stages.asr import SAMPLE_RATE, Transcriber, prepare_audio
 from quilt.stages.lexicon import Lexicon, load_lexicon
 from quilt.stages.repetition import looping
 from quilt.stages.speech_coverage import Coverage, coverage, speech_activity
+from quilt.stages.speech_holes import HoleCheck, fill_holes
 from quilt.stages.term_rescue import RescueAttempt, TermRescue, rescue_terms
 from quilt.stages.types import Segment, Word
 
 _LEAD_S = 2  # seconds of the previous window a lead-in retry hears first
+DEFAULT_HOLES = HoleCheck()
 
 
 def shift_segments(segments: list[Segment], offset_s: float) -> list[Segment]:
@@ -121,7 +123,7 @@ class WindowRetry:
     covered_before: float  # Coverage.speech_covered of the first transcript
     covered_after: float  # ... of the best retry
     kept_retry: bool  # whether that retry replaced the first transcript
-    how: str = "unprompted"  # which retry was best: "unprompted" | "lead-in"
+    how: str = "unprompted"  # which retry was best: "unprompted" | "lead-in" | "hole" (speech_holes.py)
 
 
 def transcribe_checked(transcriber: Transcriber, audio: np.ndarray, sample_rate: int,
@@ -174,14 +176,17 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
                        on_retry: Callable[[WindowRetry], None] | None = None,
                        tally: SpeechTally | None = None, rescue: TermRescue | None = None,
                        lexicon: Lexicon | None = None,
-                       on_rescue: Callable[[RescueAttempt], None] | None = None) -> Iterator[list[Segment]]:
+                       on_rescue: Callable[[RescueAttempt], None] | None = None,
+                       holes: HoleCheck = DEFAULT_HOLES) -> Iterator[list[Segment]]:
     """Yield each window's final segments, in video time, as soon as that window is transcribed.
 
     `windows` are consecutive and non-overlapping (t_start, samples at `sample_rate`). The last
     window is transcribed without extension. `initial_prompt` follows the Transcriber convention
     (None: the transcriber's default prompt, "": none). Each window is checked against its speech
-    and, if poor, redone without the prompt and with a lead-in (see transcribe_checked); `on_retry` hears of every redo,
-    before that window is yielded. With `rescue`, a sentence that lost every term is heard again with a
+    and, if poor, redone without the prompt and with a lead-in (see transcribe_checked); then each stretch
+    of speech it still skips is heard again on its own (`holes`, quilt/stages/speech_holes.py).
+    `on_retry` hears of every redo before that window is yielded, a hole as how="hole" with its
+    start in video time. With `rescue`, a sentence that lost every term is heard again with a
     wider beam (quilt/stages/term_rescue.py); `on_rescue` hears of each attempt.
     """
     overlap_n = max(0, int(round(overlap_s * sample_rate)))
@@ -203,6 +208,16 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
             found, retry = transcribe_checked(transcriber, audio, sample_rate, initial_prompt, check, t_start, lead)
             if retry is not None and on_retry is not None:
                 on_retry(retry)
+            if holes.enabled:
+                activity = speech_activity(prepare_audio(audio, sample_rate), SAMPLE_RATE)
+                found, redos = fill_holes(
+                    lambda clip: transcriber.transcribe(clip, sample_rate, initial_prompt=initial_prompt),
+                    audio, sample_rate, activity, found, holes)
+                for redo in redos:
+                    if on_retry is not None:
+                        on_retry(WindowRetry(t_start=round(t_start + redo.start, 3), voiced_s=redo.voiced_s,
+                                             covered_before=redo.covered_before,
+                                             covered_after=redo.covered_after, kept_retry=redo.kept, how="hole"))
             if rescue is not None and rescue.enabled:
                 found, attempts = rescue_terms(transcriber, audio, sample_rate, found, initial_prompt,
                                                lexicon or load_lexicon(), rescue)
