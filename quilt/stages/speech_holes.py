@@ -111,16 +111,16 @@ def fill_holes(transcribe: Callable[[np.ndarray], list[Segment]], audio: np.ndar
         lo, hi = max(0.0, start - check.context_s), min(total_s, end + check.context_s)
         words = [w for s in current for w in s.words]
         # The words stamped over the hole are what the redo replaces: those whose middle lies in it,
-        # and a stretched word reaching into it (it stands for speech before the hole, so the
-        # redo's hearing of that speech is kept instead).
-        inside = [w for w in words if lo <= _mid(w) <= hi or (w.start < start and w.end > start + check.max_word_s)]
-        cut_lo = min([lo, *(w.start for w in inside)])
-        cut_hi = max([hi, *(w.end for w in inside)])
+        # and a stretched word reaching into it. That word stands for speech before the hole, so the
+        # redo starts early enough to hear that speech as well.
+        stretched = [w for w in words if w.start < start and w.end > start + check.max_word_s]
+        lo = max(0.0, min([lo, *(w.start - check.pad_s for w in stretched)]))
+        inside = [w for w in words if lo <= _mid(w) <= hi or w in stretched]
         clip = audio[int(lo * sample_rate):int(math.ceil(hi * sample_rate))]
         heard = [Segment(s.start + lo, s.end + lo, s.text,
                          [Word(w.text, w.start + lo, w.end + lo, w.probability) for w in s.words], s.cut)
                  for s in transcribe(clip)]
-        new_words = [w for s in heard for w in s.words if cut_lo <= _mid(w) <= cut_hi]
+        new_words = [w for s in heard for w in s.words]
         before = _share(activity, words, start, end, check)
         after = _share(activity, [w for w in words if w not in inside] + new_words, start, end, check)
         keep = bool(new_words) and after >= before + check.min_gain and not looping(heard)
