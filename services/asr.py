@@ -48,7 +48,8 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     retried: list[WindowRetry] = []
 
     def on_retry(retry: WindowRetry) -> None:
-        # Whisper skipped speech (the domain prompt, or a cold start mid-sentence): worth seeing in logs and status.
+        # Whisper skipped speech (the domain prompt, a cold start mid-sentence, or a stretch hidden behind one
+        # stretched word): worth seeing in logs and status.
         retried.append(retry)
         ctx.log.info("asr_window_retried", video_id=vid, **dataclasses.asdict(retry))
 
@@ -75,7 +76,10 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
                         segments=segments_to_pb(segments))
     return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
-                          "windows": total, "windows_retried": len(retried), "language": verdict.detail(),
+                          "windows": total, "windows_retried": sum(r.how != "hole" for r in retried),
+                          "holes_reheard": sum(r.how == "hole" for r in retried),
+                          "holes_filled": sum(r.how == "hole" and r.kept_retry for r in retried),
+                          "language": verdict.detail(),
                           "sentences_reheard": len(rescued), "sentences_rescued": sum(a.kept for a in rescued)})
 
 
