@@ -11,7 +11,7 @@ from pathlib import Path
 from quilt.ids import chunk_id
 from quilt.stages.align import ALIGNER_NAME, AlignParams, align_video
 from quilt.stages.asr import FasterWhisperTranscriber, Transcriber
-from quilt.stages.asr_windows import SpeechTally, transcribe_windows
+from quilt.stages.asr_windows import SpeechTally, WindowRetry, transcribe_windows
 from quilt.stages.decode import (
     AUDIO_RATE,
     AUDIO_WINDOW_S,
@@ -50,7 +50,9 @@ class VideoOutcome:
     chunks: int = 0  # new images; near-duplicates of another video's images are counted in repeated_images
     repeated_images: int = 0
     asr_retries: int = 0  # windows transcribed again without the prompt because Whisper skipped their speech
+    asr_holes: int = 0  # skipped stretches of speech a redo filled (quilt/stages/speech_holes.py)
     asr_rescued: int = 0  # sentences whose lost terms a wider-beam redo recovered
+    cut: int = 0  # sentences ended at a pause the picture changed in (quilt/stages/break_at_changes.py)
     kept: int = 0
     sentences: int = 0
     medical: int = 0
@@ -61,6 +63,13 @@ class VideoOutcome:
     seconds: float = 0.0
     error: str = ""
     step_seconds: dict[str, float] = field(default_factory=dict)
+
+    def count_retry(self, retry: WindowRetry) -> None:
+        """A window heard again (asr_retries), or a skipped stretch heard again and filled (asr_holes)."""
+        if retry.how != "hole":
+            self.asr_retries += 1
+        elif retry.kept_retry:
+            self.asr_holes += 1
 
 
 @dataclass
@@ -131,7 +140,7 @@ class Processor:
             windows = ((w.t_start, w.samples) for w in iter_audio(fetched.path, AUDIO_RATE, AUDIO_WINDOW_S))
             tally = SpeechTally()
             batches = transcribe_windows(self.transcriber, windows, AUDIO_RATE, overlap_s=self.overlap_s,
-                                         on_retry=lambda _: setattr(outcome, "asr_retries", outcome.asr_retries + 1),
+                                         on_retry=outcome.count_retry,
                                          tally=tally, rescue=self.rescue, lexicon=self.lexicon,
                                          on_rescue=lambda a: setattr(outcome, "asr_rescued",
                                                                      outcome.asr_rescued + a.kept))
@@ -179,7 +188,7 @@ class Processor:
             self.image_texts.add(record)
         done()
         outcome.pairs, outcome.lag_s, outcome.duplicates = len(alignment.pairs), alignment.lag_s, alignment.duplicates
-        outcome.unpaired = alignment.unpaired
+        outcome.unpaired, outcome.cut = alignment.unpaired, alignment.cut
         write_trace(self.out_dir, VideoTrace(
             video_id=vid, source=source.uri,
             sentences=[TracedSentence(round(s.start, 3), round(s.end, 3), s.text, s.medical)

@@ -131,3 +131,23 @@ def test_transcribe_windows_fills_the_hole_and_reports_it_in_video_time() -> Non
     [retry] = retries
     [(start, _, _)] = find_holes(speech_activity(audio, RATE), skipped())
     assert retry.how == "hole" and retry.kept_retry and retry.t_start == pytest.approx(60.0 + start, abs=0.05)
+
+
+def test_quilt_process_counts_filled_holes_apart_from_window_retries() -> None:
+    from rich.console import Console
+
+    from quilt.commands.process_cmds import outcome_table
+    from quilt.process import VideoOutcome
+
+    outcome = VideoOutcome(source="a.mp4", video_id="v-1", cut=2)
+    for how, kept in (("unprompted", True), ("lead-in", False), ("hole", True), ("hole", False)):
+        outcome.count_retry(WindowRetry(t_start=0.0, voiced_s=3.0, covered_before=0.1, covered_after=0.9,
+                                        kept_retry=kept, how=how))
+    assert (outcome.asr_retries, outcome.asr_holes) == (2, 1)
+    console = Console(width=220, record=True)
+    console.print(outcome_table([outcome]))
+    lines = console.export_text().splitlines()
+    header = next(line for line in lines if "┃" in line)
+    row = next(line for line in lines if "│" in line)
+    cells = dict(zip([c.strip() for c in header.split("┃")], [c.strip() for c in row.split("│")], strict=True))
+    assert (cells["asr retries"], cells["asr holes"], cells["cut"]) == ("2", "1", "2")

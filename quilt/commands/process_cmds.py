@@ -65,12 +65,12 @@ def run_sources(sources: list[str], out_dir: Path, threshold: float | None = Non
 def outcome_table(outcomes: list[VideoOutcome]) -> Table:
     table = Table(title="quilt process")
     for column in ("video", "video s", "chunks", "kept", "sentences", "medical", "pairs", "dups dropped",
-                   "lag s", "asr retries", "asr rescued", "wall s", "error"):
+                   "lag s", "asr retries", "asr holes", "asr rescued", "cut", "wall s", "error"):
         table.add_column(column)
     for o in outcomes:
         table.add_row(o.video_id or o.source, f"{o.duration_s:.1f}", str(o.chunks), str(o.kept),
                       str(o.sentences), str(o.medical), str(o.pairs), str(o.duplicates), f"{o.lag_s:+.2f}",
-                      str(o.asr_retries), str(o.asr_rescued), f"{o.seconds:.1f}",
+                      str(o.asr_retries), str(o.asr_holes), str(o.asr_rescued), str(o.cut), f"{o.seconds:.1f}",
                       f"[red]{o.error}[/]" if o.error else "")
     return table
 
