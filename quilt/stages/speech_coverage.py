@@ -166,7 +166,7 @@ def _word_spans(segments: Iterable[Segment]) -> list[tuple[float, float]]:
     return spans
 
 
-def _mask(spans: Iterable[tuple[float, float]], size: int, frame_s: float, pad_s: float = 0.0) -> np.ndarray:
+def span_mask(spans: Iterable[tuple[float, float]], size: int, frame_s: float, pad_s: float = 0.0) -> np.ndarray:
     """Frames overlapping any span widened by pad_s on both sides."""
     mask = np.zeros(size, dtype=bool)
     for start, end in spans:
@@ -186,9 +186,9 @@ def coverage(activity: SpeechActivity, segments: Iterable[Segment], pad_s: float
     """
     frame_s, size = activity.frame_s, activity.voiced.size
     words = _word_spans(segments)
-    near_word = _mask(words, size, frame_s, pad_s)
-    on_word = _mask(words, size, frame_s)
-    near_speech = _mask(activity.spans, size, frame_s, pad_s)
+    near_word = span_mask(words, size, frame_s, pad_s)
+    on_word = span_mask(words, size, frame_s)
+    near_speech = span_mask(activity.spans, size, frame_s, pad_s)
     # Words stamped past the audio's end (a hallucinated tail) count as time on silence too.
     beyond = sum(max(0.0, end - max(start, activity.duration_s)) for start, end in words)
     return Coverage(voiced_s=activity.voiced_s,

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quilt.stages.repetition import looping
-from quilt.stages.speech_coverage import SpeechActivity
+from quilt.stages.speech_coverage import SpeechActivity, span_mask
 from quilt.stages.types import Segment, Word
 
 
@@ -50,15 +50,8 @@ class HoleRedo:
 
 def _covered(activity: SpeechActivity, words: list[Word], check: HoleCheck) -> np.ndarray:
     """Voiced frames within reach of a word, each word counting for at most `max_word_s`."""
-    frame_s, size = activity.frame_s, activity.voiced.size
-    mask = np.zeros(size, dtype=bool)
-    for w in words:
-        end = min(w.end, w.start + check.max_word_s)
-        lo = max(0, int(math.floor((w.start - check.pad_s) / frame_s)))
-        hi = min(size, int(math.ceil((end + check.pad_s) / frame_s)))
-        if hi > lo:
-            mask[lo:hi] = True
-    return activity.voiced & mask
+    spans = [(w.start, min(w.end, w.start + check.max_word_s)) for w in words]
+    return activity.voiced & span_mask(spans, activity.voiced.size, activity.frame_s, check.pad_s)
 
 
 def find_holes(activity: SpeechActivity, segments: list[Segment],
