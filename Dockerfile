@@ -26,6 +26,9 @@ COPY quilt ./quilt
 COPY services ./services
 # The continual CLIP trainer (python -m training.train, k8s/overlays/gpu-prod) and its configs.
 COPY training ./training
+# The Triton model repository is part of the package (pyproject.toml), so the CLI's embedded stack
+# finds it in an installed image too; the triton image below serves its own copy.
+COPY triton_models ./triton_models
 # quiltpb/ is generated, never copied (.dockerignore), so it always matches protos/.
 RUN python scripts/gen_protos.py \
  && pip install --no-deps . \
@@ -34,7 +37,7 @@ RUN python scripts/gen_protos.py \
 # ---- services: the runtime image of the stages ----
 FROM python:3.11.14-slim-bookworm AS services
 # hunspell-en-med and hunspell-en-us: word lists the denoiser reads at run time
-# (quilt/stages/lexicon.py; the medical list's licence keeps it out of the package).
+# (quilt/stages/common/lexicon.py; the medical list's licence keeps it out of the package).
 # Media decoding needs no system libraries: PyAV's wheel bundles FFmpeg.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends hunspell-en-med hunspell-en-us \

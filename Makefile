@@ -23,20 +23,25 @@ protos: $(STAMP)  ## generate quiltpb/ from protos/ (never edited by hand)
 	$(BIN)/python scripts/gen_protos.py
 
 samples: $(STAMP)  ## generate the sample lectures (PyAV + espeak-ng; not stored in git)
-	@ls samples/*.mp4 >/dev/null 2>&1 || $(BIN)/python -m tests.media.lecture --out samples --count 2
+	@ls samples/*.mp4 >/dev/null 2>&1 || $(BIN)/python -m quilt.testing.lecture --out samples --count 2
 
 demo: setup  ## run the sample lectures through the embedded stack
 	$(BIN)/quilt demo
 
-test: setup k8s-check audit  ## everything: Kubernetes checks, dependency audit, pytest, the fault suite
+test: setup k8s-check audit  ## everything: Kubernetes checks, dependency audit, pytest, the fault suite, the clean install
 	$(BIN)/python -m pytest -q
 	$(MAKE) --no-print-directory test-faults
+	$(MAKE) --no-print-directory test-install
 
 audit: setup  ## pip-audit of requirements.lock (says so when the advisory database is unreachable)
 	$(BIN)/python scripts/dep_audit.py
 
 test-faults: setup  ## faults and bad inputs against a real embedded stack; ends with `faults: injected=...`
 	$(BIN)/python -m tests.faults --out build/faults
+
+.PHONY: test-install
+test-install: setup  ## the built wheel alone in a fresh virtualenv runs the demo and two benches; ends with `clean-install: ...`
+	$(BIN)/python scripts/check_clean_install.py
 
 test-fast: setup  ## unit tests only (no servers)
 	$(BIN)/python -m pytest -q -m "not integration"

@@ -6,7 +6,7 @@ built-in object against the Kubernetes JSON schemas bundled with kubernetes-vali
 network), checks the custom resources (KEDA, Strimzi, prometheus-operator) for their required
 fields, and asserts the deployment's invariants against the code: the stages, their inputs and
 consumer groups come from services.<name>.SPEC and services.runtime.build_app, the topics from
-quilt.topics, the ports and setting names from quilt.config.Settings. It also lints the
+quilt.core.topics, the ports and setting names from quilt.adapters.config.Settings. It also lints the
 Dockerfile. The last line printed is machine-readable:
 
     k8s: overlays=N objects=M invariants=K failed=F
@@ -118,8 +118,8 @@ class RenderError(RuntimeError):
 
 def load_truth() -> Truth:
     """What the manifests must agree with, read from the project's code."""
-    from quilt import keys, topics
-    from quilt.config import SERVICES, Settings
+    from quilt.adapters.config import SERVICES, Settings
+    from quilt.core import keys, topics
     from services.runtime import build_app
 
     settings = Settings()
@@ -527,7 +527,8 @@ def check_kafka(overlay: str, objs: list[Obj], truth: Truth) -> Iterator[Check]:
     for name in wanted:
         topic = topics.get(name)
         if topic is None:
-            why = "faust's leader topic (auto-creation is off)" if name.endswith("__leader") else "quilt.topics.ALL"
+            why = ("faust's leader topic (auto-creation is off)" if name.endswith("__leader")
+                   else "quilt.core.topics.ALL")
             yield Check(overlay, "kafka.topics", name, False, f"no KafkaTopic for {why}")
             continue
         problems = []
@@ -603,7 +604,7 @@ def check_secrets(overlay: str, objs: list[Obj], documented: str) -> Iterator[Ch
 
 
 def check_settings(overlay: str, objs: list[Obj], truth: Truth) -> Iterator[Check]:
-    from quilt.config import ConfigError, load_settings
+    from quilt.adapters.config import ConfigError, load_settings
 
     data = config_data(objs)
     namespace = namespace_of(objs)
@@ -620,7 +621,7 @@ def check_settings(overlay: str, objs: list[Obj], truth: Truth) -> Iterator[Chec
     if not data:
         problems.append("no ConfigMap quilt-config")
     yield Check(overlay, "config.settings", "ConfigMap/quilt-config", not problems,
-                "; ".join(problems) or f"{len(data)} keys, all read by quilt.config")
+                "; ".join(problems) or f"{len(data)} keys, all read by quilt.adapters.config")
     for obj in workloads(objs):
         for c in containers(pod_spec(obj)):
             names = [e["name"] for e in env_of(c) if e["name"].startswith("QUILT_")]

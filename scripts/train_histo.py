@@ -3,7 +3,7 @@
     .venv/bin/python scripts/train_histo.py                      # rewrite quilt/data/histo_model.json
     .venv/bin/python scripts/train_histo.py --positives DIR --negatives DIR --out my_model.json
 
-Without folders it trains on tests/media/tissue_set.py: generated tissue and real non-histology
+Without folders it trains on quilt/testing/tissue_set.py: generated tissue and real non-histology
 images, split by seed ranges into train (the fit), calibration (Platt scaling) and held-out
 (the metrics written into the file, never used for fitting). With folders, the files of each
 class are shuffled by --seed and split 60/20/20 the same way. The output depends only on the
@@ -25,8 +25,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 if str(REPO_ROOT) not in sys.path:  # run as a file: make quilt/ and tests/ importable
     sys.path.insert(0, str(REPO_ROOT))
 
-from quilt.stages.histo import FEATURE_NAMES, HISTO_MODEL_NAME, histo_features  # noqa: E402
-from quilt.stages.histo_model import EMBEDDED_MODEL_PATH, LogisticModel, binary_metrics, sigmoid  # noqa: E402
+from quilt.stages.histo.model import EMBEDDED_MODEL_PATH, LogisticModel, binary_metrics, sigmoid  # noqa: E402
+from quilt.stages.histo.scorers import FEATURE_NAMES, HISTO_MODEL_NAME, histo_features  # noqa: E402
 
 DEFAULT_COUNTS = {"train": 240, "calibration": 120, "heldout": 160}  # images per class
 DEFAULT_L2 = 1.0  # on standardised terms; the generated classes are nearly separable, so keep weights small
@@ -74,7 +74,7 @@ def featurise(items: Iterable[tuple[np.ndarray, int, str, str]]) -> Split:
 
 
 def generated_splits(seed: int, counts: dict[str, int]) -> dict[str, Split]:
-    from tests.media.tissue_set import labelled_set
+    from quilt.testing.tissue_set import labelled_set
 
     return {split: featurise((item.image, item.label, item.kind, item.group)
                              for item in labelled_set(split, n, offset=seed))
@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         counts = {split: getattr(args, split) for split in DEFAULT_COUNTS}
         splits = generated_splits(args.seed, counts)
-        source = "tests/media/tissue_set.py"
+        source = "quilt/testing/tissue_set.py"
         name = args.name or HISTO_MODEL_NAME
     gate = None if args.gate.lower() == "none" else args.gate
     model = train(splits, name=name, seed=args.seed, l2=args.l2, source=source, gate=gate)

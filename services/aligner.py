@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
-from quilt import keys, topics
-from quilt.config import Settings
-from quilt.stages.align import ALIGNER_NAME, AlignParams, align_video
-from quilt.stages.image_texts import ImageTexts
-from quilt.store import put_json
-from quilt.time_util import now_iso
-from quilt.wire import pair_to_pb, scored_from_pb, sentences_from_pb
-from quilt.writers import WebDatasetShardWriter
+from quilt.adapters.stage_params import align_params
+from quilt.adapters.store import put_json
+from quilt.adapters.wire import pair_to_pb, scored_from_pb, sentences_from_pb
+from quilt.adapters.writers import WebDatasetShardWriter
+from quilt.core import keys, topics
+from quilt.core.time_util import now_iso
+from quilt.stages.align import ALIGNER_NAME, ImageTexts, align_video
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
@@ -35,12 +34,6 @@ def _load(ctx: Context, video_id: str, part: str, cls: type[Message]) -> Message
     message = cls()
     message.ParseFromString(ctx.store.get_bytes(key))
     return message
-
-
-def align_params(settings: Settings) -> AlignParams:
-    return AlignParams(pad_s=settings.pair_pad_s, max_lag_s=settings.pair_max_lag_s, max_words=settings.pair_max_words,
-                       dedup_min_jaccard=settings.pair_dedup_jaccard,
-                       break_tolerance_s=settings.pair_break_tolerance_s)
 
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:

@@ -14,15 +14,21 @@ from collections.abc import Iterator
 import numpy as np
 from google.protobuf.message import Message
 
-from quilt import topics
-from quilt.stages.asr import TritonTranscriber, segments_to_json
-from quilt.stages.asr_windows import SpeechTally, WindowRetry, transcribe_windows
-from quilt.stages.language import check_language, judge_language
-from quilt.stages.lexicon import load_lexicon
-from quilt.stages.term_rescue import RescueAttempt
-from quilt.status import write_status
-from quilt.store import put_json
-from quilt.wire import segments_to_pb
+from quilt.adapters.stage_params import asr_params
+from quilt.adapters.status import write_status
+from quilt.adapters.store import put_json
+from quilt.adapters.wire import segments_to_pb
+from quilt.core import keys, topics
+from quilt.core.types import Segment
+from quilt.stages.asr import (
+    LanguageVerdict,
+    RescueAttempt,
+    TritonTranscriber,
+    WindowRetry,
+    load_lexicon,
+    segments_to_json,
+    transcribe_lecture,
+)
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
@@ -44,43 +50,36 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.DecodedMedia)
     transcriber: TritonTranscriber = ctx.clients["transcriber"]
     vid, total = message.video_id, len(message.audio_windows)
-    segments = []
-    retried: list[WindowRetry] = []
+    params = asr_params(ctx.settings)
+
+    def on_window(number: int, segments: list[Segment]) -> None:
+        put_json(ctx.store, keys.transcript_key(vid, number), segments_to_json(segments))
+        write_status(ctx.store, vid, "asr", "running", detail={"windows_done": number + 1, "windows": total})
 
     def on_retry(retry: WindowRetry) -> None:
         # Whisper skipped speech (the domain prompt, a cold start mid-sentence, or a stretch hidden behind one
         # stretched word): worth seeing in logs and status.
-        retried.append(retry)
         ctx.log.info("asr_window_retried", video_id=vid, **dataclasses.asdict(retry))
 
-    rescued: list[RescueAttempt] = []
-
     def on_rescue(attempt: RescueAttempt) -> None:
-        rescued.append(attempt)
         ctx.log.info("asr_sentence_reheard", video_id=vid, **dataclasses.asdict(attempt))
 
-    tally = SpeechTally()
-    batches = transcribe_windows(transcriber, _windows(ctx, message), message.sample_rate or 16000,
-                                 overlap_s=ctx.settings.asr_overlap_s, initial_prompt=ctx.settings.whisper_prompt(),
-                                 on_retry=on_retry, tally=tally, rescue=ctx.settings.term_rescue(),
-                                 lexicon=ctx.clients["lexicon"], on_rescue=on_rescue)
-    for number, batch in enumerate(batches):
-        segments.extend(batch)
-        put_json(ctx.store, f"transcripts/{vid}/{number:05d}.json", segments_to_json(batch))
-        write_status(ctx.store, vid, "asr", "running", detail={"windows_done": number + 1, "windows": total})
-    verdict = judge_language(segments, ctx.clients["lexicon"], tally.voiced_s)
-    if not verdict.english:
-        ctx.log.warning("narration_not_english", video_id=vid, why=verdict.why, policy=ctx.settings.non_english)
-    check_language(verdict, ctx.settings.non_english)  # "skip": a StageError, so the dead-letter topic says why
+    def on_language(verdict: LanguageVerdict) -> None:
+        if not verdict.english:  # with non_english "skip" the stage then fails the video, and the dead letter says why
+            ctx.log.warning("narration_not_english", video_id=vid, why=verdict.why, policy=params.non_english)
+
+    heard = transcribe_lecture(transcriber, _windows(ctx, message), message.sample_rate or 16000, params,
+                               ctx.clients["lexicon"], on_window=on_window, on_retry=on_retry, on_rescue=on_rescue,
+                               on_language=on_language)
+    segments = heard.segments
     out = pb.Transcript(video_id=vid, source=message.source, model=transcriber.name,
                         segments=segments_to_pb(segments))
     return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
-                          "windows": total, "windows_retried": sum(r.how != "hole" for r in retried),
-                          "holes_reheard": sum(r.how == "hole" for r in retried),
-                          "holes_filled": sum(r.how == "hole" and r.kept_retry for r in retried),
-                          "language": verdict.detail(),
-                          "sentences_reheard": len(rescued), "sentences_rescued": sum(a.kept for a in rescued)})
+                          "windows": total, "windows_retried": heard.windows_retried,
+                          "holes_reheard": heard.holes_reheard, "holes_filled": heard.holes_filled,
+                          "language": heard.language.detail(),
+                          "sentences_reheard": len(heard.rescues), "sentences_rescued": heard.sentences_rescued})
 
 
 SPEC = ServiceSpec(name="asr", inputs={topics.DECODED: pb.DecodedMedia}, handle=handle, setup=setup)

@@ -9,13 +9,13 @@ from typing import Any
 import structlog
 from google.protobuf.message import Message
 
-from quilt.config import Settings
-from quilt.store import ObjectStore
+from quilt.adapters.config import Settings
+from quilt.adapters.store import ObjectStore
 
 
 @dataclass
 class Output:
-    """One message to produce, on a topic named without the prefix (see quilt.topics)."""
+    """One message to produce, on a topic named without the prefix (see quilt.core.topics)."""
 
     topic: str
     key: str

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from quilt.stages.types import StageError
-from quilt.time_util import now_iso
+from quilt.core.time_util import now_iso
+from quilt.core.types import StageError
 from quiltpb.v1 import services_pb2 as spb
 from quiltpb.v1 import services_pb2_grpc as sgrpc
 

@@ -15,48 +15,25 @@ from pathlib import Path
 
 from google.protobuf.message import Message
 
-from quilt import keys, topics
-from quilt.ids import chunk_id
-from quilt.stages.decode import (
-    AUDIO_RATE,
-    AUDIO_WINDOW_S,
-    DECODER_NAME,
-    decode_frames,
-    iter_audio,
-    require_video,
-)
-from quilt.stages.phash_index import PhashIndex
-from quilt.stages.types import FrameChunk
-from quilt.store import ObjectStore
+from quilt.adapters.stage_params import media_limits
+from quilt.core import keys, topics
+from quilt.stages.decode import AUDIO_RATE, DECODER_NAME, DecodedLecture, PhashIndex, decode_lecture
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
 from .runtime import main
 
 
-def chunk_messages(store: ObjectStore, index: PhashIndex, video_id: str,
-                   chunks: list[FrameChunk]) -> tuple[list[pb.FrameChunk], int]:
-    """The chunks as wire messages, in order, and how many were flagged as another video's image.
-
-    A new image is uploaded and indexed; a repeat is neither (the index keeps the first video's
-    entry, and the bucket one JPEG per distinct picture) and points at the earlier JPEG.
-    """
-    out, repeats = [], 0
-    for chunk in chunks:
-        cid = chunk_id(video_id, chunk.t_start, chunk.t_end)
+def chunk_messages(decoded: DecodedLecture) -> list[pb.FrameChunk]:
+    """The key frames as wire messages, in order; a repeat carries the earlier video's chunk id and image key."""
+    out = []
+    for frame in decoded.key_frames:
+        chunk = frame.chunk
         intervals = [pb.Interval(t_start=s, t_end=e) for s, e in (chunk.intervals or [])]
-        message = pb.FrameChunk(chunk_id=cid, t_start=chunk.t_start, t_end=chunk.t_end, sharpness=chunk.sharpness,
-                                phash=chunk.phash, intervals=intervals)
-        earlier = index.find(chunk.phash, video_id=video_id)
-        if earlier is not None:
-            message.duplicate_of, message.image_key = earlier.chunk_id, earlier.image_key
-            repeats += 1
-        else:
-            message.image_key = keys.frame_key(video_id, cid)
-            store.put_bytes(message.image_key, chunk.jpeg, "image/jpeg")
-            index.add(chunk.phash, video_id, cid, message.image_key)
-        out.append(message)
-    return out, repeats
+        out.append(pb.FrameChunk(chunk_id=frame.chunk_id, t_start=chunk.t_start, t_end=chunk.t_end,
+                                 sharpness=chunk.sharpness, phash=chunk.phash, intervals=intervals,
+                                 image_key=frame.image_key, duplicate_of=frame.duplicate_of))
+    return out
 
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:
@@ -66,14 +43,16 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     with tempfile.TemporaryDirectory(prefix="quilt-decode-") as tmp:
         local = Path(tmp) / Path(message.object_key).name
         ctx.store.get_file(message.object_key, local)
-        frames = decode_frames(local, limits=ctx.settings.media_limits())
-        require_video(frames, message.source or message.object_key)
-        chunks, dropped = chunk_messages(ctx.store, index, vid, frames.chunks)
+        decoded = decode_lecture(local, vid, message.source or message.object_key, index,
+                                 put_image=lambda key, jpeg: ctx.store.put_bytes(key, jpeg, "image/jpeg"),
+                                 limits=media_limits(ctx.settings))
+        chunks, dropped = chunk_messages(decoded), decoded.repeats
         windows = []
-        for number, window in enumerate(iter_audio(local, AUDIO_RATE, AUDIO_WINDOW_S)):
+        for number, window in enumerate(decoded.audio_windows()):
             key = keys.audio_window_key(vid, number)
             ctx.store.put_bytes(key, window.samples.astype("<f4").tobytes())
             windows.append(pb.AudioWindow(t_start=window.t_start, key=key, samples=int(window.samples.size)))
+    frames = decoded.frames
     out = pb.DecodedMedia(video_id=vid, source=message.source, duration_s=frames.duration_s,
                           sample_rate=AUDIO_RATE, chunks=chunks, decoder=DECODER_NAME, audio_windows=windows,
                           duplicates_dropped=dropped)

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
-from quilt import topics
-from quilt.stages.denoise import DENOISER_NAME, load_lexicon
-from quilt.stages.llm_denoise import LlmDenoiser, denoise_with
-from quilt.wire import segments_from_pb, sentences_to_pb
+from quilt.adapters.wire import segments_from_pb, sentences_to_pb
+from quilt.core import topics
+from quilt.stages.denoise import LlmDenoiser, denoise_transcript, load_lexicon
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
@@ -28,11 +27,11 @@ def setup(ctx: Context) -> None:
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.Transcript)
-    sentences, backend = denoise_with(ctx.clients["llm"], segments_from_pb(list(message.segments)),
-                                      ctx.clients["lexicon"])
-    denoiser = backend if backend.startswith("llm:") else DENOISER_NAME
+    denoised = denoise_transcript(segments_from_pb(list(message.segments)), ctx.clients["lexicon"],
+                                  ctx.clients["llm"])
+    sentences, backend = denoised.sentences, denoised.backend
     out = pb.DenoisedText(video_id=message.video_id, source=message.source, sentences=sentences_to_pb(sentences),
-                          models={"asr": message.model, "denoiser": denoiser}, backend=backend)
+                          models={"asr": message.model, "denoiser": denoised.model}, backend=backend)
     return Result(outputs=[Output(topics.DENOISED, message.video_id, out)],
                   detail={"sentences": len(sentences), "medical": sum(s.medical for s in sentences),
                           "corrections": sum(len(s.corrections) for s in sentences), "backend": backend})

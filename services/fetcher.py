@@ -10,14 +10,16 @@ from pathlib import Path
 
 from google.protobuf.message import Message
 
-from quilt import keys, topics
-from quilt.config import Settings
-from quilt.stages.fetch import fetch, list_videos, parse_source, s3_store_for
-from quilt.stages.types import StageError
-from quilt.status import read_video_status
-from quilt.submit import Submitter, build_request
-from quilt.subscriptions import SubscriptionRegistry
-from quilt.takedown import is_taken_down
+from quilt.adapters.config import Settings
+from quilt.adapters.stage_params import fetch_params
+from quilt.adapters.status import read_video_status
+from quilt.adapters.store import ObjectStore
+from quilt.core import keys, topics
+from quilt.core.types import StageError
+from quilt.ops.submit import Submitter, build_request
+from quilt.ops.subscriptions import SubscriptionRegistry
+from quilt.ops.takedown.markers import is_taken_down
+from quilt.stages.fetch import Source, fetch_video, list_videos, parse_source, s3_store_for
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
@@ -35,14 +37,13 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     if earlier.get("state") == "done":
         # Dedup by video id: the video is already in the bucket and was passed on.
         return Result(state="skipped")
-    source = parse_source(message.source)
-    s3 = None
-    if source.kind == "s3":
-        s = ctx.settings
-        s3 = s3_store_for(source, s.s3, s.s3_access_key, s.s3_secret_key)
+    s = ctx.settings
+
+    def s3_for(source: Source) -> ObjectStore:
+        return s3_store_for(source, s.s3, s.s3_access_key, s.s3_secret_key)
+
     with tempfile.TemporaryDirectory(prefix="quilt-fetch-") as tmp:
-        fetched = fetch(source, Path(tmp), s3=s3, max_bytes=ctx.settings.max_bytes or None,
-                        allow=ctx.settings.fetch_allowlist(), local_roots=ctx.settings.local_roots())
+        fetched = fetch_video(parse_source(message.source), Path(tmp), fetch_params(s), s3_for=s3_for)
         key = keys.video_key(message.video_id, fetched.path.suffix.lower())
         ctx.store.put_file(key, fetched.path, "video/mp4")
     out = pb.FetchedVideo(video_id=message.video_id, source=message.source, object_key=key,

@@ -20,14 +20,15 @@ import faust
 from google.protobuf.message import DecodeError, Message
 from prometheus_client import Counter, Gauge, Histogram, start_http_server
 
-from quilt import schema, topics
-from quilt.config import Settings, load_settings
-from quilt.kafka_client import faust_credentials
-from quilt.logs import configure_logging
-from quilt.stages.types import StageError
-from quilt.status import status_key, write_status
-from quilt.store import BadKey, S3Store, check_key
-from quilt.time_util import now_iso
+from quilt.adapters import schema
+from quilt.adapters.config import Settings, load_settings
+from quilt.adapters.kafka_client import faust_credentials
+from quilt.adapters.logs import configure_logging
+from quilt.adapters.status import status_key, write_status
+from quilt.adapters.store import BadKey, S3Store, check_key
+from quilt.core import topics
+from quilt.core.time_util import now_iso
+from quilt.core.types import StageError
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from quilt.ids import short_hash
+from quilt.adapters.store import S3Store
+from quilt.core.ids import short_hash
 from quilt.stack.ports import free_port, wait_port
-from quilt.store import S3Store
 
 
 @pytest.fixture(scope="session")

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from quilt.config import Settings
+from quilt.adapters.config import Settings
+from quilt.adapters.status import read_video_status
+from quilt.adapters.store import S3Store
 from quilt.stack.launcher import Stack
 from quilt.stack.ports import free_port
-from quilt.status import read_video_status
-from quilt.store import S3Store
 
 
 def stack_settings(data_dir: Path) -> Settings:

@@ -17,9 +17,9 @@ from typing import Any
 
 import torch
 
-from quilt.store import ObjectStore, get_json, put_json
-
-LATEST = "latest.json"
+from quilt.adapters.store import ObjectStore, get_json, put_json
+from quilt.core import keys
+from quilt.core.keys import checkpoint_name as checkpoint_name  # the trainer imports it from here
 
 
 @dataclass
@@ -30,24 +30,20 @@ class Checkpoint:
     lineage: dict[str, Any]
 
 
-def checkpoint_name(step: int) -> str:
-    return f"ckpt-{step:09d}"
-
-
 def save_checkpoint(store: ObjectStore, prefix: str, checkpoint: Checkpoint) -> str:
     prefix = prefix.strip("/")
     name = checkpoint_name(checkpoint.step)
     buffer = io.BytesIO()
     torch.save(checkpoint.tensors, buffer)
-    store.put_bytes(f"{prefix}/{name}/state.pt", buffer.getvalue())
-    put_json(store, f"{prefix}/{name}/stream.json", checkpoint.stream)
-    put_json(store, f"{prefix}/{name}/lineage.json", checkpoint.lineage)
-    put_json(store, f"{prefix}/{LATEST}", {"checkpoint": name, "step": checkpoint.step})
+    store.put_bytes(keys.checkpoint_file_key(prefix, name, "state.pt"), buffer.getvalue())
+    put_json(store, keys.checkpoint_file_key(prefix, name, "stream.json"), checkpoint.stream)
+    put_json(store, keys.checkpoint_file_key(prefix, name, "lineage.json"), checkpoint.lineage)
+    put_json(store, keys.checkpoint_latest_key(prefix), {"checkpoint": name, "step": checkpoint.step})
     return name
 
 
 def latest_name(store: ObjectStore, prefix: str) -> str | None:
-    key = f"{prefix.strip('/')}/{LATEST}"
+    key = keys.checkpoint_latest_key(prefix)
     return str(get_json(store, key)["checkpoint"]) if store.exists(key) else None
 
 
@@ -57,10 +53,10 @@ def load_checkpoint(store: ObjectStore, prefix: str, name: str | None = None) ->
     name = name or latest_name(store, prefix)
     if name is None:
         return None
-    tensors = torch.load(io.BytesIO(store.get_bytes(f"{prefix}/{name}/state.pt")), map_location="cpu",
-                         weights_only=True)
-    stream = get_json(store, f"{prefix}/{name}/stream.json")
-    lineage = get_json(store, f"{prefix}/{name}/lineage.json")
+    tensors = torch.load(io.BytesIO(store.get_bytes(keys.checkpoint_file_key(prefix, name, "state.pt"))),
+                         map_location="cpu", weights_only=True)
+    stream = get_json(store, keys.checkpoint_file_key(prefix, name, "stream.json"))
+    lineage = get_json(store, keys.checkpoint_file_key(prefix, name, "lineage.json"))
     return Checkpoint(step=int(lineage["step"]), tensors=tensors, stream=stream, lineage=lineage)
 
 
@@ -74,7 +70,7 @@ def lineage_chain(store: ObjectStore, prefix: str) -> list[dict[str, Any]]:
     chain = []
     name = latest_name(store, prefix)
     while name:
-        lineage = get_json(store, f"{prefix}/{name}/lineage.json")
+        lineage = get_json(store, keys.checkpoint_file_key(prefix, name, "lineage.json"))
         chain.append(lineage)
         name = lineage.get("parent")
     return chain[::-1]

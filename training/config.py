@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from quilt.core import keys
+
 CONFIG_DIR = Path(__file__).parent / "configs"
 AMP_MODES = ("auto", "on", "off")
 
@@ -59,7 +61,7 @@ class StreamConfig:
 class ScheduleConfig:
     eval_every_steps: int = 500
     checkpoint_every_steps: int = 200
-    checkpoint_prefix: str = "training/run"
+    checkpoint_prefix: str = keys.CHECKPOINT_PREFIX
     seed: int = 0
 
 

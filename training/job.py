@@ -29,8 +29,8 @@ from typing import Any
 
 import torch
 
-from quilt.store import ObjectStore
-from quilt.takedown import taken_down_videos
+from quilt.adapters.store import ObjectStore
+from quilt.ops.takedown.markers import taken_down_videos
 
 from .checkpoint import Checkpoint, checkpoint_name, load_checkpoint, save_checkpoint
 from .config import TrainConfig

@@ -11,8 +11,8 @@ import open_clip  # type: ignore[import-untyped]
 import torch
 from PIL import Image
 
-from quilt.stages.imaging import decode_jpeg
-from quilt.store import ObjectStore
+from quilt.adapters.store import ObjectStore
+from quilt.core.imaging import decode_jpeg
 
 from .config import ModelConfig
 

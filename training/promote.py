@@ -24,13 +24,13 @@ from typing import Any
 
 import torch
 
-from quilt.store import ObjectStore, get_json, put_json
+from quilt.adapters.store import ObjectStore, get_json, put_json
+from quilt.core import keys
 
 from .checkpoint import latest_name, load_checkpoint
 from .train import open_bucket
 
 MODEL_NAME = "clip"
-PROMOTED = "promoted.json"
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "triton_models" / MODEL_NAME
 DEFAULT_METRIC = "zero_shot_acc"
 
@@ -57,7 +57,7 @@ class Decision:
 
 
 def promoted_record(store: ObjectStore, prefix: str) -> dict[str, Any] | None:
-    key = f"{prefix.strip('/')}/{PROMOTED}"
+    key = keys.promoted_key(prefix)
     return get_json(store, key) if store.exists(key) else None
 
 
@@ -149,8 +149,8 @@ def promote(store: ObjectStore, prefix: str, checkpoint_name: str | None, reposi
         decision.loaded = True
     history = list(current.get("history", [])) if current else []
     history.append({"version": version, "checkpoint": name, metric: value, "at": time.time()})
-    put_json(store, f"{prefix}/{PROMOTED}", {"version": version, "checkpoint": name, "metric": metric,
-                                             "metrics": metrics, "promoted_at": time.time(), "history": history})
+    put_json(store, keys.promoted_key(prefix), {"version": version, "checkpoint": name, "metric": metric,
+                                                 "metrics": metrics, "promoted_at": time.time(), "history": history})
     decision.promoted, decision.version = True, version
     decision.reason = (f"{metric} {value:.4f} beats {current_value:.4f}" if current_value is not None
                        else f"first promotion ({metric} {value:.4f})")
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # noqa: BLE001 - an unreachable store gets quilt's one clear line, not a traceback
-        from quilt.cli import unreachable_hint
+        from quilt.adapters.bucket import unreachable_hint
 
         hint = unreachable_hint(exc)
         if hint is None:

@@ -7,7 +7,7 @@ only the partitions it owns (training/distributed.py). The Kafka source also com
 to the `quilt-trainer` group after each checkpoint, so `quilt status` shows the trainer's lag;
 the broker's copy is for operators only, never read back.
 
-A takedown (quilt/takedown.py) puts a tombstone on the pair topic: key = video id, no value, header
+A takedown (quilt/ops/takedown/) puts a tombstone on the pair topic: key = video id, no value, header
 `quilt-tombstone`. Both sources hand it on as a `SourcedPair` with `tombstone_video_id` set and no
 record; in a folder topic the line `{"tombstone": "<video_id>"}` means the same. It takes an offset
 like a pair, so the offsets in a checkpoint still count every record exactly once.
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from quilt.records import PairRecord
+from quilt.core.records import PairRecord
 
 from .distributed import owns_partition
 
@@ -152,7 +152,7 @@ class KafkaPairSource:
         self.topic = topic
         self.bootstrap = bootstrap
         self.group = group
-        self.options = {"bootstrap_servers": bootstrap, **(options or {})}  # TLS / SASL (quilt/kafka_client.py)
+        self.options = {"bootstrap_servers": bootstrap, **(options or {})}  # TLS / SASL: kafka_client.py
         self._consumer: Any = KafkaConsumer(**self.options, enable_auto_commit=False,
                                             group_id=None, max_poll_records=500)
         known = self._consumer.partitions_for_topic(topic)
@@ -172,8 +172,8 @@ class KafkaPairSource:
                 self._consumer.seek_to_beginning(tp)
 
     def poll(self, max_records: int, timeout_s: float) -> list[SourcedPair]:
-        from quilt.takedown import tombstone_of
-        from quilt.wire import pair_from_pb
+        from quilt.adapters.wire import pair_from_pb
+        from quilt.ops.takedown.markers import tombstone_of
         from quiltpb.v1 import messages_pb2 as pb
 
         if not self._partitions:  # more ranks than partitions: this one only trains what others share
@@ -192,7 +192,7 @@ class KafkaPairSource:
         return out
 
     def commit(self, offsets: dict[int, int]) -> None:
-        from quilt.lag import commit_group_offsets
+        from quilt.ops.lag import commit_group_offsets
 
         mine = {tp.partition: offsets[tp.partition] for tp in self._partitions if tp.partition in offsets}
         if mine:

@@ -9,8 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from quilt.records import PairRecord
-from quilt.takedown import withdrawn
+from quilt.core.records import PairRecord
+from quilt.ops.takedown.markers import withdrawn
 
 from .config import StreamConfig
 
@@ -38,7 +38,7 @@ class TrainPair:
         return cls(*values)
 
     def withdrawn(self, excluded: set[str] | frozenset[str]) -> bool:
-        """Taken down: its video is, or the video whose frames hold its image (see quilt/takedown.py)."""
+        """Taken down: its video is, or the video whose frames hold its image (see quilt/ops/takedown/)."""
         return withdrawn(self.video_id, self.image, excluded)
 
 

@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from quilt.store import LocalStore, ObjectStore
+from quilt.adapters.store import LocalStore, ObjectStore
 
 from .checkpoint import trained_audit
 from .config import ConfigError, load_config
@@ -51,11 +51,11 @@ def open_source(spec: str, rank: int = 0, world_size: int = 1) -> PairSource:
     if spec.startswith("folder:"):
         return FolderPairSource(Path(spec.removeprefix("folder:")), rank, world_size)
     if spec == "kafka":
-        from quilt import topics
-        from quilt.config import load_settings
+        from quilt.adapters.config import load_settings
+        from quilt.core import topics
 
         settings = load_settings()
-        from quilt.kafka_client import kafka_python_options
+        from quilt.adapters.kafka_client import kafka_python_options
 
         return KafkaPairSource(settings.kafka, settings.topic(topics.PAIRS), rank, world_size,
                                options=kafka_python_options(settings))
@@ -65,10 +65,10 @@ def open_source(spec: str, rank: int = 0, world_size: int = 1) -> PairSource:
 def open_bucket(folder: str | None) -> ObjectStore:
     if folder:
         return LocalStore(Path(folder))
-    from quilt.commands.store_access import bucket
-    from quilt.config import load_settings
+    from quilt.adapters.bucket import configured_bucket
+    from quilt.adapters.config import load_settings
 
-    return bucket(load_settings())
+    return configured_bucket(load_settings())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,15 +16,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from quilt import topics
-from quilt.config import SERVICES, Settings
-from quilt.kafka_client import kafka_python_options
+from quilt.adapters.config import SERVICES, Settings
+from quilt.adapters.kafka_client import kafka_python_options
+from quilt.adapters.store import S3Store
+from quilt.core import topics
 from quilt.stack import triton
+from quilt.stack.locations import CHECKOUT_ROOT
 from quilt.stack.ports import port_open, wait_port
 from quilt.stack.processes import Managed, rss_mib
-from quilt.store import S3Store
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 INFRA = ("s3", "broker", "triton")
 TRITON_MODELS = ["whisper", "histo_classifier"]
 
@@ -71,7 +71,9 @@ class Stack:
     def base_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.update(self.settings.as_env())
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH", "")]))
+        # From a checkout the children import the same source tree; an installed wheel needs nothing added.
+        root = str(CHECKOUT_ROOT) if CHECKOUT_ROOT else ""
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH", "")]))
         env.setdefault("PYTHONUNBUFFERED", "1")
         return env
 
@@ -158,11 +160,14 @@ class Stack:
         s = self.settings
         if proc.pid() is None:
             self._address_free("triton", s.triton_grpc_port)
+            if not triton.MODEL_REPOSITORY.is_dir():
+                raise StackError(f"the Triton model repository is missing at {triton.MODEL_REPOSITORY}; "
+                                 "reinstall quilt-stream (it ships triton_models), or run `make setup`")
             backend = triton.prepare_backend_dir(s.data_dir / "triton-backends")
-            command = triton.triton_command(REPO_ROOT / "triton_models", backend, s.triton_grpc_port,
+            command = triton.triton_command(triton.MODEL_REPOSITORY, backend, s.triton_grpc_port,
                                             s.triton_http_port, s.triton_metrics_port)
             env = self.base_env()
-            env.update(triton.triton_env(REPO_ROOT))
+            env.update(triton.triton_env(CHECKOUT_ROOT))
             proc.start(command, env)
         try:
             triton.wait_triton_ready(s.triton, TRITON_MODELS, timeout_s)
@@ -174,7 +179,8 @@ class Stack:
         for name in services:
             proc = self.managed(name)
             if proc.pid() is None:
-                proc.start([sys.executable, "-m", f"services.{name}"], self.base_env(), cwd=REPO_ROOT)
+                # In a checkout they run from it, as always; from a wheel, from the caller's folder.
+                proc.start([sys.executable, "-m", f"services.{name}"], self.base_env(), cwd=CHECKOUT_ROOT)
         deadline = time.monotonic() + timeout_s
         for name in services:
             address = self.addresses()[name]

@@ -1,4 +1,4 @@
-"""Run the tritonserver bundled in the nvidia-pytriton wheel against `triton_models/`.
+"""Run the tritonserver bundled in the nvidia-pytriton wheel against `triton_models/` (MODEL_REPOSITORY).
 
 The same model folder is served by the official Triton container on a GPU host; this
 module only papers over what the wheel layout needs on a bare CPU machine.
@@ -15,8 +15,12 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-MODEL_REPOSITORY = REPO_ROOT / "triton_models"
+from quilt.stack.locations import CHECKOUT_ROOT, PACKAGE_PARENT, model_repository
+
+# The folder holding the quilt package: the checkout, or site-packages for a wheel (kept for callers
+# that still join paths onto it; new code asks quilt.stack.locations).
+REPO_ROOT = PACKAGE_PARENT
+MODEL_REPOSITORY = model_repository()
 DEFAULT_MODELS = ["whisper", "histo_classifier"]
 
 
@@ -60,8 +64,11 @@ def prepare_backend_dir(work_dir: Path) -> Path:
     return be
 
 
-def triton_env(repo_root: Path = REPO_ROOT, base: dict[str, str] | None = None) -> dict[str, str]:
-    """Environment for tritonserver so its stubs run this venv's interpreter and packages."""
+def triton_env(repo_root: Path | None = CHECKOUT_ROOT, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for tritonserver so its stubs run this venv's interpreter and packages.
+
+    `repo_root`, a checkout, goes first on the stubs' import path; None (an installed wheel) adds nothing.
+    """
     env = dict(os.environ if base is None else base)
     # Without the base interpreter's libpython first, the stub links Debian's libpython3.11 and
     # the venv's stdlib modules then fail (`_thread.RLock` has no `_recursion_count`).
@@ -76,7 +83,7 @@ def triton_env(repo_root: Path = REPO_ROOT, base: dict[str, str] | None = None) 
         env["PATH"] = os.pathsep.join(p for p in (venv_bin, env.get("PATH", "")) if p)
         env["VIRTUAL_ENV"] = sys.prefix
     site_packages = sysconfig.get_paths()["purelib"]
-    py = [str(repo_root), site_packages, env.get("PYTHONPATH", "")]
+    py = [str(repo_root) if repo_root else "", site_packages, env.get("PYTHONPATH", "")]
     env["PYTHONPATH"] = os.pathsep.join(p for p in py if p)
     # Two cores: keep numpy/ctranslate2 inside the stubs from oversubscribing them.
     env.setdefault("OMP_NUM_THREADS", "2")
@@ -176,7 +183,7 @@ def start_triton(
     cmd = triton_command(model_repository, backend_dir, grpc_port, http_port, metrics_port,
                          "explicit", models)
     with open(log_file, "ab") as log:
-        proc = subprocess.Popen(cmd, env=triton_env(REPO_ROOT), stdout=log, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(cmd, env=triton_env(CHECKOUT_ROOT), stdout=log, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, start_new_session=True)
     if ready_timeout_s is not None:
         try:

@@ -5,7 +5,7 @@
 2. Starts its own embedded stack (broker, S3 store, Triton, six services) with tight limits.
 3. For each fault: submits its lecture, injects the fault while the video is in the pipeline,
    waits for the video to end. A video that ended on the dead-letter topic with a retryable
-   reason is replayed with `quilt.dlq.replay`, as an operator would once the fault is over.
+   reason is replayed with `quilt.ops.dlq.replay`, as an operator would once the fault is over.
 4. Sends every bad input, with bystander lectures in between.
 5. Compares the bucket with the expected pairs, checks each video ended (done, or a dead letter
    with a reason and a failed status), prints a table, writes OUT/report.json and OUT/report.md,
@@ -30,14 +30,14 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from quilt import keys, topics
-from quilt.config import Settings
-from quilt.dlq import LetterFilter, read_letters, replay
-from quilt.schema import HEADER, header_for
+from quilt.adapters.config import Settings
+from quilt.adapters.schema import HEADER, header_for
+from quilt.adapters.status import read_video_status
+from quilt.adapters.store import ObjectStore, get_json
+from quilt.core import keys, topics
+from quilt.ops.dlq import LetterFilter, read_letters, replay
+from quilt.ops.submit import Submitter, build_request
 from quilt.stack.launcher import Stack
-from quilt.status import read_video_status
-from quilt.store import ObjectStore, get_json
-from quilt.submit import Submitter, build_request
 from quiltpb.v1 import messages_pb2 as pb
 from tests.faults import media
 from tests.faults.cases import BadInput, RawMessage, all_faults
@@ -67,7 +67,7 @@ def suite_settings(data_dir: Path, media_dir: Path) -> Settings:
 
 def expected_pairs(files: list[Path], settings: Settings, out: Path) -> dict[str, set[str]]:
     env = {**os.environ, **settings.as_env(), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "quilt.cli", "process", *map(str, files), "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "quilt.cli.main", "process", *map(str, files), "--out", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"quilt process failed:\n{done.stderr[-3000:]}")

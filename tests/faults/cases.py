@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from quilt.config import SERVICES
+from quilt.adapters.config import SERVICES
+from quilt.adapters.status import read_video_status
+from quilt.adapters.store import ObjectStore
 from quilt.stack.launcher import Stack
 from quilt.stack.processes import group_members
-from quilt.status import read_video_status
-from quilt.store import ObjectStore
 
 UPSTREAM = {"fetcher": "", "decoder": "fetcher", "asr": "decoder", "denoiser": "asr", "histo_filter": "decoder",
             "aligner": "denoiser"}

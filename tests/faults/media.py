@@ -13,9 +13,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from quilt.bench.espeak import espeak
-from tests.media.lecture import SlideSpec, make_corrupt, make_lecture
-from tests.media.speech import SAMPLE_RATE, resample
+from quilt.evaluation.bench.espeak import espeak
+from quilt.testing.lecture import SlideSpec, make_corrupt, make_lecture
+from quilt.testing.speech import SAMPLE_RATE, resample
 
 
 def good_lecture(path: Path, seed: int) -> Path:

@@ -9,13 +9,9 @@ from typing import Any
 import numpy as np
 import triton_python_backend_utils as pb_utils
 
-from quilt.stages.asr import (
-    FasterWhisperTranscriber,
-    default_whisper_path,
-    segments_to_json,
-    stage_error_message,
-)
-from quilt.stages.types import StageError
+from quilt.adapters.stage_params import whisper_model_path
+from quilt.core.types import StageError
+from quilt.stages.asr.whisper import FasterWhisperTranscriber, segments_to_json, stage_error_message
 
 
 def _param(config: dict[str, Any], key: str, default: str) -> str:
@@ -33,8 +29,8 @@ class TritonPythonModel:
     def initialize(self, args: dict[str, str]) -> None:
         config = json.loads(args["model_config"])
         path_str = _param(config, "model_path", "")
-        # An explicit model_path wins; else default_whisper_path() (QUILT_WHISPER_MODEL or the package).
-        path = Path(path_str) if path_str else default_whisper_path()
+        # An explicit model_path wins; else QUILT_WHISPER_MODEL, else the packaged tiny.en.
+        path = Path(path_str) if path_str else whisper_model_path()
         device = "cuda" if args.get("model_instance_kind") == "GPU" else "cpu"
         self.transcriber = FasterWhisperTranscriber(
             path, compute_type=_param(config, "compute_type", "int8"),

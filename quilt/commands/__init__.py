@@ -1,1 +1,0 @@
-"""Implementations of the `quilt` sub-commands (the parser lives in quilt.cli)."""

@@ -1,0 +1,31 @@
+"""Denoise stage: a raw transcript -> corrected sentences, the medical ones marked and their entities tagged.
+
+`denoise_transcript` is the stage's one entry point, called by the denoiser service and by
+`quilt process`. An OpenAI-compatible LLM corrects the text when one is given (`LlmDenoiser`);
+without one, or when it fails, the embedded lexicon corrector does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from quilt.core.types import Segment, Sentence
+from quilt.stages.common.corrector import DENOISER_NAME
+from quilt.stages.common.lexicon import Lexicon, load_lexicon
+from quilt.stages.denoise.llm import LlmDenoiser, denoise_with
+
+__all__ = ["DENOISER_NAME", "Denoised", "LlmDenoiser", "denoise_transcript", "load_lexicon"]
+
+
+@dataclass
+class Denoised:
+    sentences: list[Sentence]
+    backend: str  # which backend produced the text: "llm:<model>" or the lexicon corrector's label
+    model: str  # the name recorded in each pair's `models["denoiser"]`
+
+
+def denoise_transcript(segments: list[Segment], lexicon: Lexicon, llm: LlmDenoiser | None = None) -> Denoised:
+    """Sentences of `segments`, corrected by `llm` (falling back to the lexicon corrector) or the lexicon alone."""
+    sentences, backend = denoise_with(llm, segments, lexicon)
+    return Denoised(sentences=sentences, backend=backend,
+                    model=backend if backend.startswith("llm:") else DENOISER_NAME)

@@ -1,0 +1,48 @@
+"""Histology filter stage: key frames -> a calibrated P(histology) each, kept or not, with what the frame shows.
+
+`filter_frames` is the stage's one entry point, called by the histo_filter service (whose scorer is the
+model Triton serves) and by `quilt process` (which scores in-process). Before scoring, a frame whose
+tissue sits inside UI chrome is cropped to the microscope field of view, and its impurities are tagged
+(persons, chrome, text, arrows, multi-panel figures); kept frames get a magnification class.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from quilt.stages.histo.clip import ClipZeroShotScorer
+from quilt.stages.histo.frame_view import FrameView, frame_view
+from quilt.stages.histo.magnification import magnification_class
+from quilt.stages.histo.model import HistoModelError
+from quilt.stages.histo.scorers import HistoScorer, LocalHistoScorer, TritonHistoScorer
+
+__all__ = ["ClipZeroShotScorer", "FrameVerdict", "HistoModelError", "HistoParams", "HistoScorer",
+           "LocalHistoScorer", "TritonHistoScorer", "filter_frames"]
+
+
+@dataclass(frozen=True)
+class HistoParams:
+    threshold: float = 0.5  # keep frames whose calibrated histology probability is at least this
+
+
+@dataclass
+class FrameVerdict:
+    score: float
+    keep: bool
+    view: FrameView  # what was scored: the field of view when the frame was cropped, with its impurity tags
+    magnification: str  # low | medium | high; "unknown" for a frame that is not kept
+
+
+def filter_frames(images: list[np.ndarray], scorer: HistoScorer, params: HistoParams) -> list[FrameVerdict]:
+    """One verdict per RGB frame, in order, all scored in one `scorer.score` call."""
+    views = [frame_view(image) for image in images]
+    scores = scorer.score([v.image for v in views]) if views else []
+    verdicts = []
+    for view, score in zip(views, scores, strict=True):
+        keep = score >= params.threshold
+        # Only kept frames become pairs, so only they pay for the (8 ms) magnification estimate.
+        magnification = magnification_class(view.image, histo_score=score) if keep else "unknown"
+        verdicts.append(FrameVerdict(score=score, keep=keep, view=view, magnification=magnification))
+    return verdicts
