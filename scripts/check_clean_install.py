@@ -59,7 +59,7 @@ SERVICE_COUNT = 6
 
 
 class CheckFailed(RuntimeError):
-    pass
+    """A step of the check failed; the message says which and where its log is."""
 
 
 def say(line: str) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-if str(REPO_ROOT) not in sys.path:  # run as a file: make quilt/ and tests/ importable
+if str(REPO_ROOT) not in sys.path:  # run as a file: make the checkout's quilt/ importable
     sys.path.insert(0, str(REPO_ROOT))
 
 from quilt.stages.histo.model import EMBEDDED_MODEL_PATH, LogisticModel, binary_metrics, sigmoid  # noqa: E402

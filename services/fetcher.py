@@ -31,8 +31,8 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.VideoRequest)
     if is_taken_down(ctx.store, message.video_id):
         # Withdrawn at its owner's request (`quilt takedown`): never fetched again.
-        raise StageError("taken_down", f"{message.video_id} was taken down (takedowns/{message.video_id}.json); "
-                                       "it is not ingested again")
+        marker = keys.takedown_marker_key(message.video_id)
+        raise StageError("taken_down", f"{message.video_id} was taken down ({marker}); it is not ingested again")
     earlier = read_video_status(ctx.store, message.video_id).get("fetcher", {})
     if earlier.get("state") == "done":
         # Dedup by video id: the video is already in the bucket and was passed on.

@@ -14,7 +14,7 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from quilt.adapters.stage_params import histo_params
-from quilt.core import topics
+from quilt.core import keys, topics
 from quilt.core.imaging import decode_jpeg, encode_jpeg
 from quilt.stages.histo import TritonHistoScorer, filter_frames
 from quiltpb.v1 import messages_pb2 as pb
@@ -39,7 +39,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     for i, verdict in zip(fresh, verdicts, strict=True):
         entry, view = scored[i], verdict.view
         if view.crop is not None:  # the output's chunk is a copy: the crop's key goes on it only
-            entry.chunk.image_key = entry.chunk.image_key.removesuffix(".jpg") + "-fov.jpg"
+            entry.chunk.image_key = keys.fov_crop_key(entry.chunk.image_key)
             ctx.store.put_bytes(entry.chunk.image_key, encode_jpeg(view.image), "image/jpeg")
             entry.crop.CopyFrom(pb.CropBox(x0=view.crop[0], y0=view.crop[1], x1=view.crop[2], y1=view.crop[3]))
         entry.histo_score, entry.keep = verdict.score, verdict.keep

@@ -26,12 +26,13 @@ import torch
 
 from quilt.adapters.store import ObjectStore, get_json, put_json
 from quilt.core import keys
+from quilt.stack.locations import model_repository
 
 from .checkpoint import latest_name, load_checkpoint
 from .train import open_bucket
 
 MODEL_NAME = "clip"
-TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "triton_models" / MODEL_NAME
+TEMPLATE_DIR = model_repository() / MODEL_NAME
 DEFAULT_METRIC = "zero_shot_acc"
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from rich.table import Table
 
-import quilt
+from quilt.stack.locations import CHECKOUT_ROOT
 
 from .arg_types import width_by_height
 from .ui import console, err_console, progress_bar
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from quilt.evaluation.bench.runner import RunResult
 
 LECTURE_PART_S = 40.0  # one default_script() in quilt/testing/lecture.py
-_REPO_ROOT = Path(quilt.__file__).resolve().parent.parent
 DESCRIPTION = ("Per file, run in separate processes (1) the project's decoder (decode_frames + iter_audio), (2) a "
                "plain PyAV decode of every frame to RGB and (3) Quilt's reference method (OpenCV, SSIM on random "
                "crops of every frame pair); print wall time, speed, peak RSS and chunks, then one line `decode: "
@@ -71,21 +70,22 @@ class Summary:
 
 
 def _child_env() -> dict[str, str]:
-    # The children must import this very checkout (and quilt.testing for --generate), installed or not.
+    # The children must import this very checkout, installed or not; a wheel's copy is importable anyway.
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(_REPO_ROOT), env.get("PYTHONPATH", "")) if p)
+    checkout = str(CHECKOUT_ROOT) if CHECKOUT_ROOT else ""
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (checkout, env.get("PYTHONPATH", "")) if p)
     return env
 
 
 def generate_lecture(minutes: float, out_dir: Path, size: tuple[int, int] = (854, 480), fps: int = 25) -> Path:
     """Write a lecture of about `minutes` (40 s parts chained) with quilt.testing.lecture; returns its path."""
     parts = max(1, round(minutes * 60 / LECTURE_PART_S))
-    folder = Path(out_dir) / f"lecture-{parts * LECTURE_PART_S / 60:g}min-{size[0]}x{size[1]}-{fps}fps"
+    folder = Path(out_dir).resolve() / f"lecture-{parts * LECTURE_PART_S / 60:g}min-{size[0]}x{size[1]}-{fps}fps"
     target = folder / "lecture-01.mp4"
     if not target.exists():  # generating an hour of 480p takes minutes; reuse an earlier one
         subprocess.run([sys.executable, "-m", "quilt.testing.lecture", "--out", str(folder), "--parts", str(parts),
                         "--size", f"{size[0]}x{size[1]}", "--fps", str(fps)],
-                       check=True, cwd=_REPO_ROOT, env=_child_env(), stdout=subprocess.DEVNULL)
+                       check=True, env=_child_env(), stdout=subprocess.DEVNULL)
     return target
 
 

@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
         for request in requests:
             vid = request.video_id
             stages = finished.get(vid, {})
-            in_bucket = sum(1 for _ in store.list(f"{keys.PAIRS_PREFIX}/records/{vid}/"))
+            in_bucket = sum(1 for _ in store.list(keys.pair_records_folder(vid)))
             total_pairs += in_bucket
             detail = stages.get("aligner", {}).get("detail", {})
             came_through, state = demo_state(vid in finished, stages, in_bucket)

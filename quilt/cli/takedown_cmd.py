@@ -1,4 +1,4 @@
-"""`quilt takedown VIDEO_ID`: withdraw a video at its owner's request (the steps are in quilt/ops/takedown.py)."""
+"""`quilt takedown VIDEO_ID`: withdraw a video at its owner's request (the steps are in quilt/ops/takedown/)."""
 
 from __future__ import annotations
 

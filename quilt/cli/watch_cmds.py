@@ -127,7 +127,7 @@ def pairs_tail(args: argparse.Namespace) -> int:
     A takedown's tombstone prints as `takedown: <video_id>`."""
     # Here, not at the top: protobuf and the takedown code are slow to import, and only this command needs them.
     from quilt.adapters.wire import pair_from_pb
-    from quilt.ops.takedown import tombstone_of
+    from quilt.ops.takedown.markers import tombstone_of
     from quiltpb.v1 import messages_pb2 as pb
 
     shown = 0

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from quilt.adapters.store import ObjectStore
+from quilt.core import keys
 from quilt.core.ids import short_hash
 from quilt.core.records import PairRecord
 from quilt.gallery.page import Group, Item, page
@@ -76,6 +77,6 @@ def from_jsonl_folder(folder: Path, out: Path, limit: int) -> int:
     return write_page(FolderSource(folder), Path(out), limit, "quilt pairs", in_place=in_place)
 
 
-def from_bucket(store: ObjectStore, out: Path, limit: int, prefix: str = "pairs/records/") -> int:
+def from_bucket(store: ObjectStore, out: Path, limit: int, prefix: str = keys.PAIR_RECORDS_PREFIX) -> int:
     """A gallery of the newest pairs in the bucket; their images are copied next to the page."""
     return write_page(BucketSource(store, prefix), Path(out), limit, "quilt pairs")

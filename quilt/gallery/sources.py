@@ -11,6 +11,7 @@ from typing import Protocol
 
 from quilt.adapters.store import ObjectStore, get_json
 from quilt.adapters.writers import read_pairs_jsonl
+from quilt.core import keys
 from quilt.core.records import PairRecord
 
 # Record reads from S3 are small round trips; a few in flight keep a page load short.
@@ -28,7 +29,7 @@ class PairSource(Protocol):
 class BucketSource:
     """Pair records under `prefix` (one JSON object each); `record.image` is an object key."""
 
-    def __init__(self, store: ObjectStore, prefix: str = "pairs/records/") -> None:
+    def __init__(self, store: ObjectStore, prefix: str = keys.PAIR_RECORDS_PREFIX) -> None:
         self.store = store
         self.prefix = prefix
         self.description = "the bucket"

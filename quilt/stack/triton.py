@@ -15,11 +15,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from quilt.stack.locations import CHECKOUT_ROOT, PACKAGE_PARENT, model_repository
+from quilt.stack.locations import CHECKOUT_ROOT, model_repository
 
-# The folder holding the quilt package: the checkout, or site-packages for a wheel (kept for callers
-# that still join paths onto it; new code asks quilt.stack.locations).
-REPO_ROOT = PACKAGE_PARENT
 MODEL_REPOSITORY = model_repository()
 DEFAULT_MODELS = ["whisper", "histo_classifier"]
 

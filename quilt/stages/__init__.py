@@ -1,5 +1,7 @@
-"""Pure stage logic shared by the services and `quilt process`.
+"""Pure stage logic shared by the services and `quilt process`: one package per stage, its entry point in __init__.
 
-Nothing in this package reads the environment, Kafka or gRPC: clients (object
-store, Triton) are passed in by the caller.
+fetch.fetch_video, decode.decode_lecture, asr.transcribe_lecture, denoise.denoise_transcript,
+histo.filter_frames and align.align_video; `common` holds what several stages share. Nothing here reads
+the environment, the settings, Kafka or gRPC: clients (object store, Triton, the served CLIP) and
+parameters are passed in by the caller (tests/test_structure.py checks it).
 """

@@ -67,7 +67,7 @@ def suite_settings(data_dir: Path, media_dir: Path) -> Settings:
 
 def expected_pairs(files: list[Path], settings: Settings, out: Path) -> dict[str, set[str]]:
     env = {**os.environ, **settings.as_env(), "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-m", "quilt.cli.main", "process", *map(str, files), "--out", str(out)],
+    done = subprocess.run([sys.executable, "-m", "quilt.cli", "process", *map(str, files), "--out", str(out)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise RuntimeError(f"quilt process failed:\n{done.stderr[-3000:]}")

@@ -8,8 +8,6 @@ its image. Keys are deterministic (image digest, pair id): writing a pair again 
 
 from __future__ import annotations
 
-import hashlib
-
 from quilt.adapters.store import ObjectStore, get_json, put_json
 from quilt.core import keys
 from quilt.core.records import PairRecord
@@ -21,12 +19,12 @@ class ImageTexts:
         self.prefix = prefix.rstrip("/")
 
     def _folder(self, image_id: str) -> str:
-        return f"{self.prefix}/{hashlib.sha256(image_id.encode('utf-8')).hexdigest()[:24]}/"
+        return keys.image_texts_folder(image_id, self.prefix)
 
     def add(self, record: PairRecord) -> None:
         body = {"image_id": record.image_id, "video_id": record.video_id, "pair_id": record.pair_id,
                 "text": record.text}
-        put_json(self.store, f"{self._folder(record.image_id)}{record.pair_id}.json", body)
+        put_json(self.store, keys.image_text_key(record.image_id, record.pair_id, self.prefix), body)
 
     def texts(self, image_id: str, except_video: str = "") -> list[str]:
         """The texts paired with `image_id`, leaving out `except_video`'s own (a retried video must not

@@ -15,11 +15,11 @@ Keys depend only on (band, phash, video_id, chunk_id): a retried `add` overwrite
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from itertools import combinations
 
 from quilt.adapters.store import ObjectStore, get_json, put_json
+from quilt.core import keys
 from quilt.core.imaging import hamming
 
 HASH_BITS = 64
@@ -32,10 +32,6 @@ class Match:
     chunk_id: str
     image_key: str
     distance: int
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def _parse(phash: str) -> int:
@@ -58,7 +54,7 @@ def _band_spans(bands: int) -> list[tuple[int, int]]:
 
 
 class PhashIndex:
-    def __init__(self, store: ObjectStore, prefix: str = "index/phash", max_distance: int = 6,
+    def __init__(self, store: ObjectStore, prefix: str = keys.PHASH_INDEX_PREFIX, max_distance: int = 6,
                  bands: int | None = None) -> None:
         if not 0 <= max_distance < HASH_BITS:
             raise ValueError(f"max_distance must be in [0, {HASH_BITS}), got {max_distance}")
@@ -70,8 +66,7 @@ class PhashIndex:
         self.flips = max_distance // self.bands  # bits a band may still differ by (see module doc)
 
     def _folder(self, band: int, value: int) -> str:
-        width = self.spans[band][1]
-        return f"{self.prefix}/b{band:02d}/{value:0{(width + 3) // 4}x}/"
+        return keys.phash_band_folder(self.prefix, band, value, self.spans[band][1])
 
     def _band_value(self, band: int, value: int) -> int:
         shift, width = self.spans[band]
@@ -92,7 +87,7 @@ class PhashIndex:
     def add(self, phash: str, video_id: str, chunk_id: str, image_key: str) -> None:
         """Record an image; writing the same entry again is harmless (same keys, same bodies)."""
         value = _parse(phash)
-        name = f"{value:016x}.{_digest(video_id)}.{_digest(video_id + chr(0) + chunk_id)}"
+        name = keys.phash_entry_name(value, video_id, chunk_id)
         body = {"phash": f"{value:016x}", "video_id": video_id, "chunk_id": chunk_id, "image_key": image_key}
         for band in range(self.bands):
             put_json(self.store, self._folder(band, self._band_value(band, value)) + name, body)
@@ -100,14 +95,14 @@ class PhashIndex:
     def find(self, phash: str, video_id: str | None = None) -> Match | None:
         """The closest indexed image within max_distance, ignoring entries of `video_id`."""
         value = _parse(phash)
-        own = _digest(video_id) if video_id is not None else None
+        own = keys.phash_digest(video_id) if video_id is not None else None
         candidates: dict[str, tuple[int, str]] = {}  # object name -> (distance, one key holding it)
         for band in range(self.bands):
             for probe in self._probes(band, self._band_value(band, value)):
                 for key in self.store.list(self._folder(band, probe)):
                     name = key.rsplit("/", 1)[-1]
-                    parts = name.split(".")
-                    if len(parts) != 3 or parts[1] == own or name in candidates:
+                    parts = keys.phash_entry_parts(key)
+                    if parts is None or parts[1] == own or name in candidates:
                         continue
                     distance = hamming(parts[0], f"{value:016x}")
                     if distance <= self.max_distance:

@@ -25,7 +25,7 @@ from quilt.core.imaging import encode_jpeg
 from quilt.core.records import PairRecord
 from quilt.ops.search import SearchError
 from quilt.stack.ports import free_port
-from quilt.stack.triton import REPO_ROOT, start_triton, stop_triton
+from quilt.stack.triton import MODEL_REPOSITORY, start_triton, stop_triton
 from quilt.stages.histo.clip import HISTO_PROMPTS, NONHISTO_PROMPTS, ClipZeroShotScorer, histology_probability
 from quilt.stages.histo.model import HistoModelError
 from quilt.stages.histo.scorers import HistoScorer, TritonHistoScorer, load_scorer
@@ -399,7 +399,7 @@ def triton(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
     """
     repository = tmp_path / "repository"
     repository.mkdir()
-    shutil.copytree(REPO_ROOT / "triton_models" / "histo_classifier", repository / "histo_classifier",
+    shutil.copytree(MODEL_REPOSITORY / "histo_classifier", repository / "histo_classifier",
                     ignore=shutil.ignore_patterns("__pycache__"))
     grpc_port = free_port()
     url = f"127.0.0.1:{grpc_port}"
