@@ -69,7 +69,7 @@ class Processor:
     """Runs every stage for one source at a time and appends pairs to one output folder.
 
     It calls each stage's entry point and nothing else of the stage, as the services do; the
-    parameters are the stages' own (`from_settings` builds them from the settings, as the services').
+    parameters are the stages' own (`processor_from_settings` builds them from the settings as the services do).
     """
 
     out_dir: Path

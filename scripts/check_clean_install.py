@@ -218,7 +218,8 @@ def check_isolation(venv: Path, env: dict[str, str], cwd: Path, logs: Path) -> N
         problems.append("`import tests` works")
     if [m for m in found["metadata"] if not str(Path(m).resolve()).startswith(inside)] or not found["metadata"]:
         problems.append(f"quilt-stream metadata at {found['metadata']}")
-    if any(Path(p or ".").resolve() == ROOT for p in found["sys_path"]):
+    # "" on the probe's sys.path is the probe's own working folder (`cwd`), not this script's.
+    if any((cwd / p).resolve() == ROOT for p in found["sys_path"]):
         problems.append(f"{ROOT} is on sys.path")
     if problems:
         raise CheckFailed("the clean virtualenv is not clean: " + "; ".join(problems))

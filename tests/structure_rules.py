@@ -10,7 +10,7 @@ The layout (issue 15) only shows the architecture if the imports follow it:
 * nothing in `quilt/`, `services/` or `training/` imports `tests`;
 * stage code does not read the environment (`os.environ`, `os.getenv`, ...) nor import
   `quilt.adapters.config`; `training` does not import `quilt.cli`;
-* a service imports a stage only through its entry point:
+* a service, and `quilt process` (quilt.pipeline), import a stage only through its entry point:
   `from quilt.stages.<stage> import <name>`, where `<name>` is exported by the package's
   `__init__` (`quilt.stages.common` is shared helpers, not a stage, and is not held to this).
 
@@ -360,10 +360,16 @@ def exported_names(module: Module) -> set[str]:
     return {n for n in names if not n.startswith("_")}
 
 
+PIPELINE = "quilt.pipeline"
+
+
 def check_service_entry_points(project: Project) -> list[Violation]:
     found: list[Violation] = []
-    services = [m for m in project.under("services") if m.name.count(".") == 1 or m.name == "services"]
-    for module in services:
+    # The services and `quilt process` (quilt.pipeline) are the two callers of the stages: both go through
+    # the entry points, so the one-shot path cannot compose a stage differently from its service.
+    callers = [m for m in project.under("services") if m.name.count(".") == 1 or m.name == "services"]
+    callers += [m for m in (project.modules.get(PIPELINE),) if m is not None]
+    for module in callers:
         for ref in project.imports[module.name]:
             stage = _stage_of(ref.target)
             if stage is None:
