@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 DESCRIPTION = ("Match each pair in PAIRS_DIR/pairs.jsonl to its lecture's truth file and report pair precision, "
                "recall of histology segments, leakage of non-histology frames, term accuracy and the duplicate "
                "rate, per lecture and pooled. The last line is `eval: precision=P recall=R leakage=L term_acc=T "
-               "dup=D`. Truth files come from `python -m quilt.testing.eval_lectures`.")
+               "dup=D`. Truth files come from `python -m quilt.testing.eval_lectures` (the tuning generator) or "
+               "`python -m quilt.testing.field_lectures` (a second generator sharing no rendering code).")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -91,3 +91,49 @@ def evaluate(chunks: list[FrameChunk], truth_segments: list[TruthSegment]) -> Ke
     return KeyframeScores(still_segments=len(eligible), one_keyframe=len(eligible) - len(missed),
                           keyframes=len(chunks), duplicates=duplicates, in_motion=in_motion,
                           unmatched=unmatched, missed=missed)
+
+
+# Per nuisance kind: the share of histology segments given a key frame (issue 16, acceptance 2).
+# A labelled segment is `(t_start, t_end, nuisance)`, where nuisance is None for segments that are
+# not histology expected to give a picture; the list parallels a lecture's truth segments.
+LabelledSegment = tuple[float, float, str | None]
+
+
+@dataclass
+class KindCoverage:
+    """Histology segments per nuisance kind, and how many got at least one key frame."""
+
+    segments: dict[str, int] = field(default_factory=dict)
+    covered: dict[str, int] = field(default_factory=dict)
+
+    def share(self, kind: str | None = None) -> float:
+        """Covered share of one kind, or of all kinds pooled when `kind` is None (1.0 with nothing to cover)."""
+        total = sum(self.segments.values()) if kind is None else self.segments.get(kind, 0)
+        hit = sum(self.covered.values()) if kind is None else self.covered.get(kind, 0)
+        return hit / total if total else 1.0
+
+    @property
+    def total(self) -> int:
+        return sum(self.segments.values())
+
+    def add(self, other: KindCoverage) -> KindCoverage:
+        kinds = set(self.segments) | set(other.segments)
+        return KindCoverage({k: self.segments.get(k, 0) + other.segments.get(k, 0) for k in kinds},
+                            {k: self.covered.get(k, 0) + other.covered.get(k, 0) for k in kinds})
+
+
+def histology_coverage(spans: list[tuple[float, float]], labelled: list[LabelledSegment]) -> KindCoverage:
+    """Which labelled histology segments (>= MIN_STILL_S) at least one key-frame interval lands in.
+
+    `spans` are key-frame intervals (a chunk's `spans()`, or a reference chunk's start and end); an
+    interval lands in the segment covering >= 50% of it, as in `evaluate`.
+    """
+    as_truth: list[TruthSegment] = [(start, end, kind or "", True, None) for start, end, kind in labelled]
+    landed = {index for start, end in spans if (index := _segment_of(start, end, as_truth)) is not None}
+    coverage = KindCoverage()
+    for index, (start, end, kind) in enumerate(labelled):
+        if kind is None or end - start < MIN_STILL_S:
+            continue
+        coverage.segments[kind] = coverage.segments.get(kind, 0) + 1
+        coverage.covered[kind] = coverage.covered.get(kind, 0) + (index in landed)
+    return coverage

@@ -1,11 +1,17 @@
 """Varied generated lectures with ground truth, for scoring the key-frame extraction.
 
     python -m quilt.testing.eval_suite --out DIR [--count N] [--seed S]   # prints the scores
+
+Two generators feed `quilt bench keyframes`: this module's own scripts (`make_eval_lectures`,
+the tuning generator's slides) and the field lectures (`quilt.testing.field_lectures`, built to
+differ). `make_suite` gives either with each histology segment labelled by its nuisance kind.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,6 +81,74 @@ def make_eval_lectures(folder: Path, count: int, seed: int) -> list[tuple[Path, 
         truth = make_lecture(path, eval_script(seed * 1000 + i), with_audio=False)
         out.append((path, truth.eval_segments()))
     return out
+
+
+@dataclass
+class SuiteLecture:
+    """A generated lecture with its key-frame truth and, per truth segment, its nuisance kind."""
+
+    path: Path
+    segments: Segments  # for quilt.evaluation.keyframes.evaluate
+    labelled: list[tuple[float, float, str | None]]  # for histology_coverage: None where not histology
+
+
+def nuisance_labels(script: list[SlideSpec]) -> list[str | None]:
+    """Per truth segment of `make_lecture(script)`: what a histology still is shown with, else None.
+
+    Kinds: "annotation" (an arrow or circle drawn in), "pointer" (a moving mouse pointer),
+    "fade_in" (a cross-fade into it) and "plain". Pans and zooms here are fast moves that should
+    give no key frame, so they are not histology segments to cover.
+    """
+    labels: list[str | None] = []
+    for spec in script:
+        if spec.fade_in_s > 0 and labels:  # lecture.truth_segments splits the dissolve off, except first
+            labels.append(None)
+        if spec.kind in ("histology", "ihc") and spec.is_still:
+            labels.append("annotation" if spec.annotation else "pointer" if spec.pointer
+                          else "fade_in" if spec.fade_in_s > 0 else "plain")
+        else:
+            labels.append(None)
+    return labels
+
+
+def _tuning_suite(folder: Path, count: int, seed: int) -> list[SuiteLecture]:
+    folder.mkdir(parents=True, exist_ok=True)
+    out: list[SuiteLecture] = []
+    for i in range(count):
+        path = folder / f"eval-{seed}-{i:02d}.mp4"
+        script = eval_script(seed * 1000 + i)
+        segments = make_lecture(path, script, with_audio=False).eval_segments()
+        labels = nuisance_labels(script)
+        out.append(SuiteLecture(path, segments, [(s[0], s[1], label) for s, label in zip(segments, labels,
+                                                                                          strict=True)]))
+    return out
+
+
+def _field_suite(folder: Path, count: int, first: int, split: str, size: tuple[int, int] | None,
+                 fps: int | None) -> list[SuiteLecture]:
+    from quilt.testing.field_lectures import make_field_lecture
+
+    out: list[SuiteLecture] = []
+    for index in range(first, first + count):
+        path, truth_path = make_field_lecture(folder, split, index, size, fps)
+        truth = json.loads(truth_path.read_text(encoding="utf-8"))
+        segments: Segments = [(s["t_start"], s["t_end"], s["kind"], s["still"], s["repeat_of"])
+                              for s in truth["segments"]]
+        labelled = [(s["t_start"], s["t_end"], s["nuisance"] if s["histology"] else None) for s in truth["segments"]]
+        out.append(SuiteLecture(path, segments, labelled))
+    return out
+
+
+def make_suite(generator: str, folder: Path, count: int, seed: int = 0, field_split: str = "tuning",
+               field_size: tuple[int, int] | None = None, field_fps: int | None = None) -> list[SuiteLecture]:
+    """`count` lectures of one generator: "tuning" (this module's scripts from `seed`, 320x240 at 10 fps, no
+    audio) or "field" (field lectures of `field_split` from index `seed`, in their drawn format, mostly 720p
+    at 30 fps, unless `field_size`/`field_fps` replace it)."""
+    if generator == "tuning":
+        return _tuning_suite(folder, count, seed)
+    if generator == "field":
+        return _field_suite(folder, count, seed, field_split, field_size, field_fps)
+    raise ValueError(f"unknown generator {generator!r}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,5 @@
-"""Per-frame renderers for lecture segments that move: pans, zooms, a presenter camera, annotations.
+"""Per-frame renderers for lecture segments that move: pans, zooms, a presenter camera, annotations,
+a shaking or drifting camera on one field, a slow zoom with a pan.
 
 Each renderer yields `n_frames` RGB uint8 frames of the output size. They are deterministic
 for a given seed so tests can regenerate the same lecture.
@@ -6,8 +7,10 @@ for a given seed so tests can regenerate the same lecture.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
+import av
 import numpy as np
 from PIL import Image, ImageDraw
 from skimage import data as skdata
@@ -101,3 +104,80 @@ def draw_annotation(image: np.ndarray, seed: int) -> np.ndarray:
 def blend(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
     """Cross-fade: (1 - alpha) * a + alpha * b."""
     return np.clip((1.0 - alpha) * a.astype(np.float32) + alpha * b.astype(np.float32) + 0.5, 0, 255).astype(np.uint8)
+
+
+def _still_source(kind: str, seed: int, size: tuple[int, int], margin: int) -> np.ndarray:
+    """The still picture a moving camera looks at, with `margin` pixels of picture around the view."""
+    width, height = size
+    return large_image(kind, seed, (width + 2 * margin, height + 2 * margin))
+
+
+def shake_offsets(seed: int, n_frames: int, amplitude: float) -> np.ndarray:
+    """Per-frame (dy, dx) offsets of a handheld camera: random, within +-`amplitude` pixels, zero mean."""
+    rng = np.random.default_rng(seed + 9000)
+    return rng.uniform(-amplitude, amplitude, size=(n_frames, 2))
+
+
+def shake_frames(kind: str, seed: int, size: tuple[int, int], n_frames: int,
+                 amplitude: float = 3.0, drift_px_per_s: float = 0.0, fps: int = 10) -> Iterator[np.ndarray]:
+    """One field seen through a shaking camera: each frame moved by a random whole-pixel offset of up
+    to +-`amplitude` px (a hand tremor, a live microscope feed), plus an optional slow drift of
+    `drift_px_per_s` (sideways), like a stage creeping under the objective."""
+    margin = int(np.ceil(amplitude + abs(drift_px_per_s) * n_frames / max(fps, 1))) + 2
+    source = _still_source(kind, seed, size, margin)
+    width, height = size
+    for i, (dy, dx) in enumerate(shake_offsets(seed, n_frames, amplitude)):
+        x = margin + int(round(dx + drift_px_per_s * i / max(fps, 1)))
+        y = margin + int(round(dy))
+        yield np.ascontiguousarray(source[y:y + height, x:x + width])
+
+
+def still_view(kind: str, seed: int, size: tuple[int, int], amplitude: float = 3.0) -> np.ndarray:
+    """The unshaken view `shake_frames` (same kind, seed, size, amplitude, no drift) moves around."""
+    margin = int(np.ceil(amplitude)) + 2
+    width, height = size
+    return np.ascontiguousarray(_still_source(kind, seed, size, margin)[margin:margin + height, margin:margin + width])
+
+
+def zoom_pan_frames(kind: str, seed: int, size: tuple[int, int], n_frames: int, fps: int,
+                    pct_per_s: float, pan_px_per_s: float) -> Iterator[np.ndarray]:
+    """A slow zoom with a small sideways pan: the field shrinks by `pct_per_s` % a second while its
+    centre slides by `pan_px_per_s` (in output pixels)."""
+    width, height = size
+    source = large_image(kind, seed, (width * 2, height * 2))
+    for i in range(n_frames):
+        t = i / fps
+        scale = max(0.3, 1.0 - pct_per_s / 100.0 * t) * 0.8
+        cw, ch = int(round(width * 2 * scale)), int(round(height * 2 * scale))
+        cx = width + pan_px_per_s * t * 2 * scale
+        x0 = int(np.clip(round(cx - cw / 2), 0, width * 2 - cw))
+        y0 = (height * 2 - ch) // 2
+        yield _resize(np.ascontiguousarray(source[y0:y0 + ch, x0:x0 + cw]), size)
+
+
+def write_video(path: Path, frames: Iterable[np.ndarray], size: tuple[int, int], fps: int = 10) -> None:
+    """Encode RGB frames of `size` as an H.264 MP4 (no audio), as make_lecture does for its slides."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.options = {"preset": "ultrafast", "crf": "23"}
+        for index, image in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def field_move_frames(kind: str, seed: int, size: tuple[int, int], n_before: int, n_after: int,
+                      move_px: int, amplitude: float = 3.0) -> Iterator[np.ndarray]:
+    """A shaking view of one field, then of the field `move_px` to its right (the stage moved on)."""
+    width, height = size
+    margin = int(np.ceil(amplitude)) + 2
+    source = large_image(kind, seed, (width + 2 * margin + move_px, height + 2 * margin))
+    offsets = shake_offsets(seed, n_before + n_after, amplitude)
+    for i, (dy, dx) in enumerate(offsets):
+        x = margin + (move_px if i >= n_before else 0) + int(round(dx))
+        y = margin + int(round(dy))
+        yield np.ascontiguousarray(source[y:y + height, x:x + width])

@@ -2,9 +2,12 @@
 
 A "stable chunk" is a run of sampled frames that each look like their predecessor and
 like the run's first frame (robust SSIM on grey thumbnails, see stability.py), lasting at
-least `min_duration_s`. Its image is the pixel-wise median of a few evenly spaced
-full-resolution frames, which removes a moving mouse pointer and codec noise without
-blurring the slide. A slide shown again later is merged into one chunk (dedup.py).
+least `min_duration_s`; a shaking, creeping or slowly zooming camera is compared after its
+motion is undone (motion.py). Its image is the pixel-wise median of a few evenly spaced
+full-resolution frames (moved into register first when the camera shook, register.py; the
+sharpest frame for a zoom), which removes a moving mouse pointer and codec noise without
+blurring the slide. A slide shown again later, or one field split by a brief occlusion, is
+merged into one chunk (dedup.py).
 
 `decode_frames` + `iter_audio` are the streaming API; `decode_video` is the old
 all-in-memory result, kept for small inputs and tests.
@@ -48,7 +51,8 @@ __all__ = ["DecodeParams", "MediaLimits", "decode_frames", "decode_video", "iter
 
 _EPS = 1e-6
 
-DECODER_NAME = "pyav-stable-chunks-v2"
+# v3: stability and the chunk picture tolerate camera shake, slow drift and slow zoom.
+DECODER_NAME = "pyav-stable-chunks-v3"
 AUDIO_RATE = 16000
 AUDIO_WINDOW_S = 30.0  # audio travels between stages in windows of this length
 

@@ -28,6 +28,25 @@ class DecodeParams:
     # Fraction of the SSIM map (worst windows first) ignored: a pointer or a small arrow/circle
     # covers well under this, a pan, zoom, fade or cut changes far more of the picture.
     trim_fraction: float = 0.06
+    # Camera motion (see motion.py): frames are compared after undoing their global shift
+    # against the run's first frame, so a handheld camera or a live microscope feed that shakes
+    # by a few pixels stays one chunk. The view may wander at most `max_offset` of the
+    # thumbnail's longer side from where the run began (1.5 px on a 128 px thumbnail: 3.75 px at
+    # 320x240, 15 px at 1280x720) before it counts as another field of view. The bound ends
+    # the slowest pan the decoder must reject (0.6 % of the width a second, 2 px/s at 320x240)
+    # within 2 s, short of a chunk, while a shake of +-0.5 % (+-5 px at 960x540) stays inside it.
+    # A slower drift is one chunk until it passes the bound; then a new run begins there.
+    max_offset: float = 0.012
+    # A slow zoom (a lecturer turning the objective or the viewer's zoom) is undone as well, up to
+    # this change of magnification from the run's first frame: the 0.4-1.2 %/s zooms of a drifting
+    # view stay one chunk for 3 s or more, the 2 %/s and faster zooms the decoder must reject
+    # (Quilt's "zoom is motion") pass it within 2.5 s. 0 turns zoom estimation off.
+    max_zoom: float = 0.04
+    # Count pieces of a view that crept on past those bounds sample by sample (each too short to
+    # be a chunk) as one run for `min_duration_s`. Off: the tuning suite's slowest pan (0.6 % of
+    # the width a second, which Quilt's semantics call motion) creeps at the same speed as the
+    # faster slow-zoom-with-pan views, so turning it on makes such pans one chunk too.
+    chain_drift_pieces: bool = False
     min_duration_s: float = 3.0
     # Five evenly spaced frames already outvote a pointer or an annotation seen in two of
     # them; each extra frame costs more than it removes (the median is a sorting network).

@@ -2,8 +2,10 @@
 
 `filter_frames` is the stage's one entry point, called by the histo_filter service (whose scorer is the
 model Triton serves) and by `quilt process` (which scores in-process). Before scoring, a frame whose
-tissue sits inside UI chrome is cropped to the microscope field of view, and its impurities are tagged
-(persons, chrome, text, arrows, multi-panel figures); kept frames get a magnification class.
+tissue sits inside UI chrome is cropped to the microscope field of view, the pictures inside a slide or
+screen are found and scored on their own (so a slide's text never counts toward its micrograph's score),
+and its impurities are tagged (persons, chrome, text, arrows, multi-panel figures); kept frames get a
+magnification class.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from quilt.stages.histo.clip import ClipZeroShotScorer
-from quilt.stages.histo.frame_view import FrameView, frame_view
+from quilt.stages.histo.frame_view import FrameView, choose_view, frame_candidates
 from quilt.stages.histo.magnification import magnification_class
 from quilt.stages.histo.model import HistoModelError
 from quilt.stages.histo.scorers import HistoScorer, LocalHistoScorer, TritonHistoScorer
@@ -36,11 +38,25 @@ class FrameVerdict:
 
 
 def filter_frames(images: list[np.ndarray], scorer: HistoScorer, params: HistoParams) -> list[FrameVerdict]:
-    """One verdict per RGB frame, in order, all scored in one `scorer.score` call."""
-    views = [frame_view(image) for image in images]
-    scores = scorer.score([v.image for v in views]) if views else []
+    """One verdict per RGB frame, in order, all scored in one `scorer.score` call.
+
+    Each frame's main view and its picture regions are scored in that one call; a region that is clearly
+    histology becomes the frame's view (cropped, its box in `view.crop`), see `choose_view`.
+    """
+    candidates = [frame_candidates(image) for image in images]
+    batch: list[np.ndarray] = []
+    for c in candidates:
+        batch.append(c.main.image)
+        batch.extend(c.region_images())
+    scores = scorer.score(batch) if batch else []
+    if len(scores) != len(batch):
+        raise ValueError(f"scorer returned {len(scores)} scores for {len(batch)} images")
     verdicts = []
-    for view, score in zip(views, scores, strict=True):
+    at = 0
+    for c in candidates:
+        main_score, region_scores = scores[at], list(scores[at + 1:at + 1 + len(c.regions)])
+        at += 1 + len(c.regions)
+        view, score = choose_view(c, main_score, region_scores, params.threshold)
         keep = score >= params.threshold
         # Only kept frames become pairs, so only they pay for the (8 ms) magnification estimate.
         magnification = magnification_class(view.image, histo_score=score) if keep else "unknown"

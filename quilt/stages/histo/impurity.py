@@ -25,7 +25,7 @@ MAIN_SHARE = 0.85  # the largest tissue region must hold this share of all tissu
 
 
 @dataclass
-class _Work:
+class Work:
     """The frame at work scale plus the per-pixel maps several checks share."""
 
     rgb: np.ndarray  # h x w x 3 float32 in [0, 1]
@@ -35,8 +35,15 @@ class _Work:
     local_std: np.ndarray  # 3x3 colour std: texture, and the edges of drawn shapes
     tissue: np.ndarray  # raw per-pixel tissue mask (textured or stain-coloured)
 
+    def sub(self, box: Box) -> Work:
+        """The maps inside a box in work pixels, as if that part were the whole frame."""
+        rows, cols = slice(box[1], box[3]), slice(box[0], box[2])
+        return Work(rgb=self.rgb[rows, cols], factor=self.factor, sat=self.sat[rows, cols], val=self.val[rows, cols],
+                    local_std=self.local_std[rows, cols], tissue=self.tissue[rows, cols])
 
-def _prepare(image: np.ndarray) -> _Work:
+
+def prepare_work(image: np.ndarray) -> Work:
+    """The frame block-averaged to at most WORK_SIDE a side, with the maps the checks and the region search share."""
     arr = np.asarray(image)
     if arr.ndim == 2:
         arr = np.stack([arr] * 3, axis=-1)
@@ -64,10 +71,10 @@ def _prepare(image: np.ndarray) -> _Work:
         var += ndimage.uniform_filter(p * p, size=3) - m * m
     local_std = np.sqrt(np.clip(var / 3.0, 0.0, None))
     tissue = (local_std > FLAT_STD) | (sat > 0.15)
-    return _Work(rgb=rgb, factor=f, sat=sat, val=mx, local_std=local_std, tissue=tissue)
+    return Work(rgb=rgb, factor=f, sat=sat, val=mx, local_std=local_std, tissue=tissue)
 
 
-def _largest_region(work: _Work) -> tuple[np.ndarray | None, float]:
+def _largest_region(work: Work) -> tuple[np.ndarray | None, float]:
     """The largest cleaned tissue component, and its share of all cleaned tissue."""
     # Opening drops the thin textured seams that edges of buttons and borders leave in the mask;
     # closing and hole filling bridge pale lumens so a gland does not split the field.
@@ -83,7 +90,7 @@ def _largest_region(work: _Work) -> tuple[np.ndarray | None, float]:
     return labels == best + 1, float(sizes[best] / sizes.sum())
 
 
-def _tissue_box(work: _Work, multi_panel: bool) -> Box | None:
+def _tissue_box(work: Work, multi_panel: bool) -> Box | None:
     """Box in work pixels; see find_tissue_box."""
     if multi_panel:  # narrow gutters can close up in the mask; never crop a figure to one panel
         return None
@@ -98,7 +105,8 @@ def _tissue_box(work: _Work, multi_panel: bool) -> Box | None:
     return box
 
 
-def _to_full(box: Box, factor: int, shape: tuple[int, ...]) -> Box:
+def to_full(box: Box, factor: int, shape: tuple[int, ...]) -> Box:
+    """A box in work pixels as full-resolution pixels of a frame of `shape`."""
     x0, y0, x1, y1 = (v * factor for v in box)
     return x0, y0, min(x1, shape[1]), min(y1, shape[0])
 
@@ -109,12 +117,12 @@ def find_tissue_box(image: np.ndarray) -> Box | None:
     None when tissue fills (nearly) the frame, when there is none, or when several tissue
     regions compete (a multi-panel figure: cropping to one panel would drop the others).
     """
-    work = _prepare(image)
-    box = _tissue_box(work, _is_multi_panel(work))
-    return None if box is None else _to_full(box, work.factor, np.asarray(image).shape)
+    work = prepare_work(image)
+    box = _tissue_box(work, is_multi_panel(work))
+    return None if box is None else to_full(box, work.factor, np.asarray(image).shape)
 
 
-def _has_chrome(work: _Work, box: Box | None) -> bool:
+def _has_chrome(work: Work, box: Box | None) -> bool:
     """Chrome is what the crop removes, provided it is mostly flat fill rather than content."""
     if box is None:
         return False
@@ -123,7 +131,7 @@ def _has_chrome(work: _Work, box: Box | None) -> bool:
     return float((work.local_std[outside] <= FLAT_STD).mean()) >= 0.5
 
 
-def _has_person(work: _Work) -> bool:
+def _has_person(work: Work) -> bool:
     """Skin-tone region large and smooth enough to be a face or hands, with dark features inside."""
     r, g, b = work.rgb[..., 0] * 255, work.rgb[..., 1] * 255, work.rgb[..., 2] * 255
     cr = 0.5 * r - 0.419 * g - 0.081 * b + 128
@@ -153,7 +161,7 @@ def _has_person(work: _Work) -> bool:
     return False
 
 
-def _has_text(work: _Work) -> bool:
+def _has_text(work: Work) -> bool:
     """Rows of sharp, dense vertical strokes: the glyphs of printed text."""
     gray = work.rgb.mean(axis=2)
     gx = np.zeros_like(gray, dtype=bool)
@@ -180,7 +188,7 @@ def _elongation(mask: np.ndarray) -> float:
     return float(np.sqrt(ev[1] / max(ev[0], 1e-6)))
 
 
-def _has_arrow(work: _Work) -> bool:
+def _has_arrow(work: Work) -> bool:
     """A small solid blob of a presentation colour (pure yellow/green/red/blue, or black)."""
     vivid = (work.sat > 0.75) & (work.val > 0.55)
     black = work.val < 0.1
@@ -220,7 +228,7 @@ def _uniform_runs(profile: np.ndarray) -> list[tuple[int, int]]:
     return runs
 
 
-def _has_gutter(work: _Work, axis: int) -> bool:
+def _has_gutter(work: Work, axis: int) -> bool:
     """A straight uniform band across the whole content box with tissue on both sides."""
     ys, xs = np.nonzero(work.tissue)
     if ys.size == 0:
@@ -240,11 +248,12 @@ def _has_gutter(work: _Work, axis: int) -> bool:
     return False
 
 
-def _is_multi_panel(work: _Work) -> bool:
+def is_multi_panel(work: Work) -> bool:
+    """Several tissue panels split by a straight uniform gutter."""
     return _has_gutter(work, 0) or _has_gutter(work, 1)
 
 
-def _tags(work: _Work, box: Box | None, multi_panel: bool) -> list[str]:
+def _tags(work: Work, box: Box | None, multi_panel: bool) -> list[str]:
     found = {
         "person": _has_person(work),
         "ui_chrome": _has_chrome(work, box),
@@ -257,8 +266,8 @@ def _tags(work: _Work, box: Box | None, multi_panel: bool) -> list[str]:
 
 def impurity_tags(image: np.ndarray) -> list[str]:
     """Which of TAGS the frame shows, in TAGS order."""
-    work = _prepare(image)
-    panels = _is_multi_panel(work)
+    work = prepare_work(image)
+    panels = is_multi_panel(work)
     return _tags(work, _tissue_box(work, panels), panels)
 
 
@@ -272,10 +281,14 @@ class FilterVerdict:
 def inspect(image: np.ndarray) -> tuple[Box | None, list[str]]:
     """`find_tissue_box` and `impurity_tags` in one pass over the shared maps."""
     arr = np.asarray(image)
-    work = _prepare(arr)
-    panels = _is_multi_panel(work)
+    return inspect_work(prepare_work(arr), arr.shape)
+
+
+def inspect_work(work: Work, shape: tuple[int, ...]) -> tuple[Box | None, list[str]]:
+    """`inspect` on maps already prepared, so the picture-region search can share them."""
+    panels = is_multi_panel(work)
     box = _tissue_box(work, panels)
-    crop = None if box is None else _to_full(box, work.factor, arr.shape)
+    crop = None if box is None else to_full(box, work.factor, shape)
     return crop, _tags(work, box, panels)
 
 
