@@ -75,7 +75,7 @@ class Processor:
     out_dir: Path
     transcriber: Transcriber | None = None
     scorer: HistoScorer | None = None
-    fetch: FetchParams = field(default_factory=lambda: FetchParams(max_bytes=MediaLimits().max_bytes or None))
+    fetch: FetchParams = field(default_factory=FetchParams)
     limits: MediaLimits | None = None  # None: the defaults
     decode: DecodeParams | None = None
     asr: AsrParams = field(default_factory=AsrParams)
@@ -178,14 +178,16 @@ class Processor:
 
 def processor_from_settings(out_dir: Path, settings: Settings, *, transcriber: Transcriber | None = None,
                             scorer: HistoScorer | None = None, on_step: Callable[[str, str], None] | None = None,
-                            **align_overrides: float | int | None) -> Processor:
+                            use_llm: bool = True, histo_threshold: float | None = None, pad_s: float | None = None,
+                            max_lag_s: float | None = None, max_words: int | None = None,
+                            dedup_min_jaccard: float | None = None) -> Processor:
     """A Processor whose stage parameters come from the settings, as the services' do (quilt.adapters.stage_params).
 
-    `align_overrides` (pad_s, max_lag_s, max_words, dedup_min_jaccard) replace the settings' where not None;
-    the histology threshold is `histo_threshold`. A user's own `quilt process` reads local files anywhere,
-    so the local_source_roots setting (a service's guard) does not apply.
+    The keyword overrides (`quilt process`'s options) replace the settings' values where not None.
+    `use_llm=False` keeps the embedded lexicon corrector even when an LLM endpoint is configured. A user's
+    own `quilt process` reads local files anywhere, so the local_source_roots setting (a service's guard)
+    does not apply.
     """
-    threshold = align_overrides.pop("histo_threshold", None)
     histo = stage_params.histo_params(settings)
     align = stage_params.align_params(settings)
     asr = stage_params.asr_params(settings)
@@ -195,7 +197,7 @@ def processor_from_settings(out_dir: Path, settings: Settings, *, transcriber: T
                             secure=settings.s3_secure)
 
     llm = (LlmDenoiser(settings.llm_base_url, settings.llm_model, api_key=settings.llm_api_key or None,
-                       timeout_s=settings.llm_timeout_s) if settings.llm_base_url else None)
+                       timeout_s=settings.llm_timeout_s) if use_llm and settings.llm_base_url else None)
     return Processor(
         out_dir,
         transcriber=transcriber or FasterWhisperTranscriber(model_path=stage_params.whisper_model_path(),
@@ -204,6 +206,9 @@ def processor_from_settings(out_dir: Path, settings: Settings, *, transcriber: T
         fetch=replace(stage_params.fetch_params(settings), local_roots=None),
         limits=stage_params.media_limits(settings),
         asr=asr,
-        histo=histo if threshold is None else replace(histo, threshold=float(threshold)),
-        align=replace(align, **{k: v for k, v in align_overrides.items() if v is not None}),  # type: ignore[arg-type]
+        histo=histo if histo_threshold is None else replace(histo, threshold=histo_threshold),
+        align=replace(align, pad_s=align.pad_s if pad_s is None else pad_s,
+                      max_lag_s=align.max_lag_s if max_lag_s is None else max_lag_s,
+                      max_words=align.max_words if max_words is None else max_words,
+                      dedup_min_jaccard=align.dedup_min_jaccard if dedup_min_jaccard is None else dedup_min_jaccard),
         llm=llm, s3_for=s3_for, on_step=on_step or (lambda video, step: None))

@@ -164,7 +164,7 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
         raise ConfigError(f"non_english must be 'flag' or 'skip', got {settings.non_english!r}")
     if settings.max_message_bytes < 1024:
         raise ConfigError("max_message_bytes must be at least 1024")
-    from quilt.stages.fetch.net_guard import Allowlist, parse_allow
+    from quilt.stages.common.allowlist import Allowlist, parse_allow
 
     try:
         Allowlist.parse(parse_allow(settings.fetch_allow))

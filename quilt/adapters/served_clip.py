@@ -18,7 +18,6 @@ from quilt.stages.histo import ClipZeroShotScorer, HistoModelError
 from quilt.stages.histo.clip import HISTO_PROMPTS, NONHISTO_PROMPTS
 
 SPEC = "quilt.adapters.served_clip:served_clip"
-LEGACY_SPECS = ("quilt.stages.histo_clip:served_clip",)  # the plugin's name before the stage packages
 ENV_URL = "QUILT_CLIP_TRITON_URL"
 ENV_HISTO_PROMPTS = "QUILT_CLIP_HISTO_PROMPTS"
 ENV_NONHISTO_PROMPTS = "QUILT_CLIP_NONHISTO_PROMPTS"

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from .ui import console, progress_bar
 
-Box = tuple[int, int, int, int]
 DESCRIPTION = ("Generate clean H&E and IHC frames, slide-viewer windows, text overlays, caption bands, arrows, 2x1 "
                "and 2x2 figures and presenter frames (quilt/testing/impure.py), tag and crop each, print precision "
                "and recall per tag, then one line `impurity: min_precision=P min_recall=R crop_iou_min=I "
@@ -26,13 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def box_iou(a: Box, b: Box) -> float:
-    inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def run(args: argparse.Namespace) -> int:
+    from quilt.stages.histo.boxes import box_iou
     from quilt.stages.histo.impurity import inspect
     from quilt.testing.impure import all_frames  # the generator lives with the test media
 

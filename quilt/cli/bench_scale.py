@@ -176,8 +176,7 @@ def _start_processor(core: int, out_dir: str, ready: Any) -> None:
     # The embedded lexicon corrector (llm=None): an LLM endpoint's cost is not this machine's.
     transcriber = FasterWhisperTranscriber(model_path=whisper_model_path(), cpu_threads=1,
                                            initial_prompt=asr_params(settings).initial_prompt)
-    _processor = processor_from_settings(Path(out_dir), settings, transcriber=transcriber)
-    _processor.llm = None
+    _processor = processor_from_settings(Path(out_dir), settings, transcriber=transcriber, use_llm=False)
     ready.put(core)
 
 

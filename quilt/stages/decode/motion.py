@@ -15,6 +15,7 @@ never pay for it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,20 +34,15 @@ class Reference:
     spectrum: np.ndarray
 
 
+@functools.lru_cache(maxsize=8)
 def _window(shape: tuple[int, ...]) -> np.ndarray:
     # A Hann window hides the picture's borders, where shaken content enters and leaves the frame.
     return np.outer(np.hanning(shape[0]), np.hanning(shape[1])).astype(np.float32)
 
 
-_WINDOWS: dict[tuple[int, ...], np.ndarray] = {}
-
-
 def reference(thumb: np.ndarray) -> Reference:
     """Prepare `thumb` (2-D float) to have other thumbnails' shifts measured against it."""
-    window = _WINDOWS.get(thumb.shape)
-    if window is None:
-        window = _WINDOWS.setdefault(thumb.shape, _window(thumb.shape))
-    centred = (thumb - float(thumb.mean())) * window
+    centred = (thumb - float(thumb.mean())) * _window(thumb.shape)
     return Reference(thumb, np.fft.rfft2(centred))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from quilt.core.imaging import to_grey
 from quilt.stages.decode.median import median_frames
 from quilt.stages.decode.motion import estimate_shift, reference
 
@@ -22,8 +23,7 @@ def _grey_crop(frame: np.ndarray) -> np.ndarray:
     height, width = frame.shape[:2]
     ch, cw = min(_CROP, height), min(_CROP, width)
     y0, x0 = (height - ch) // 2, (width - cw) // 2
-    rgb = frame[y0:y0 + ch, x0:x0 + cw, :3].astype(np.float32)
-    return rgb @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+    return to_grey(frame[y0:y0 + ch, x0:x0 + cw])
 
 
 def _moved(frame: np.ndarray, dy: int, dx: int) -> np.ndarray:

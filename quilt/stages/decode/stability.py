@@ -92,9 +92,14 @@ def robust_ssim(a: np.ndarray, b: np.ndarray, trim: float) -> float:
     return compare(a, b, trim)[0]
 
 
-def _inner(thumb: np.ndarray, margin: int) -> np.ndarray:
-    """`thumb` without `margin` pixels at each border (where an undone zoom repeats the edge)."""
-    return thumb[margin:thumb.shape[0] - margin, margin:thumb.shape[1] - margin]
+def _zoom_margin(zoom: float, shape: tuple[int, ...]) -> int:
+    """Pixels at each border of a thumbnail whose zoom by `zoom` was undone that only repeat the edge."""
+    return int(np.ceil(abs(zoom - 1.0) * max(shape) / 2.0)) + 1
+
+
+def _softened_inner(thumb: np.ndarray, margin: int) -> np.ndarray:
+    """`thumb` without `margin` pixels at each border, softened like a resampled thumbnail (motion.soften)."""
+    return motion.soften(thumb[margin:thumb.shape[0] - margin, margin:thumb.shape[1] - margin])
 
 
 class Run:
@@ -168,18 +173,22 @@ class ChunkFinder:
         # The second frame of a run was already compared with the anchor.
         return prev is anchor or self._passes(anchor, thumb, shift, step=False)
 
-    def _drifted_on(self, prev: np.ndarray, thumb: np.ndarray, bound: float) -> bool:
+    def _passes_unzoomed(self, a: np.ndarray, unzoomed: np.ndarray, shift: tuple[float, float], margin: int,
+                         step: bool) -> bool:
+        """`_passes` for a thumbnail whose zoom was undone: both compared softened, without the repeated edge."""
+        return self._passes(_softened_inner(a, margin), _softened_inner(unzoomed, margin), shift, step=step)
+
+    def _drifted_on(self, prev: np.ndarray, prev_ref: motion.Reference, thumb: np.ndarray,
+                    current: motion.Reference, bound: float) -> bool:
         """Whether `thumb` is `prev` moved (or zoomed) a little further: the view creeping on, not a jump or a cut."""
-        prev_ref = motion.reference(prev)
-        step = motion.estimate_shift(prev_ref, motion.reference(thumb))
+        step = motion.estimate_shift(prev_ref, current)
         if float(np.hypot(*step)) > bound:
             return False
         if self._passes(prev, thumb, step, step=True):
             return True
         zoom, step, like_prev = motion.estimate_zoom(prev_ref, thumb, motion.STEP_ZOOM_STEPS)
-        margin = int(np.ceil(abs(zoom - 1.0) * max(thumb.shape) / 2.0)) + 1
-        return float(np.hypot(*step)) <= bound and self._passes(
-            motion.soften(_inner(prev, margin)), motion.soften(_inner(like_prev, margin)), step, step=True)
+        return float(np.hypot(*step)) <= bound and self._passes_unzoomed(
+            prev, like_prev, step, _zoom_margin(zoom, thumb.shape), step=True)
 
     def _continues(self, thumb: np.ndarray) -> tuple[bool, tuple[float, float], float]:
         """Whether `thumb` continues the run, its shift and its magnification against the run's first frame.
@@ -198,12 +207,12 @@ class ChunkFinder:
         p = self.params
         bound = p.max_offset * max(thumb.shape)
         current = motion.reference(thumb)
+        prev_ref = run.anchor_ref if prev is run.anchor else motion.reference(prev)
         shift = motion.estimate_shift(run.anchor_ref, current)
         # Too far from where the run began: another field of view (a pan, a move of the stage).
         if float(np.hypot(*shift)) > bound:
-            self._drifted = self._drifted_on(prev, thumb, bound)
+            self._drifted = self._drifted_on(prev, prev_ref, thumb, current, bound)
             return False, shift, 1.0
-        prev_ref = motion.reference(prev)
         step = shift if prev is run.anchor else motion.estimate_shift(prev_ref, current)
         if self._similar(prev, thumb, run.anchor, step, shift):
             return True, shift, 1.0
@@ -212,15 +221,15 @@ class ChunkFinder:
         # A slow zoom (often with a small pan) changes the picture after any shift: undo it too.
         zoom, shift, unzoomed = motion.estimate_zoom(run.anchor_ref, thumb)
         if abs(zoom - 1.0) > p.max_zoom or float(np.hypot(*shift)) > bound:
-            self._drifted = abs(zoom - 1.0) <= 2 * p.max_zoom and self._drifted_on(prev, thumb, bound)
+            self._drifted = abs(zoom - 1.0) <= 2 * p.max_zoom and self._drifted_on(prev, prev_ref, thumb, current,
+                                                                                      bound)
             return False, shift, zoom
-        margin = int(np.ceil(abs(zoom - 1.0) * max(thumb.shape) / 2.0)) + 1
-        anchor, view = motion.soften(_inner(run.anchor, margin)), motion.soften(_inner(unzoomed, margin))
+        margin = _zoom_margin(zoom, thumb.shape)
         if prev is run.anchor:
-            return self._passes(anchor, view, shift, step=True), shift, zoom
+            return self._passes_unzoomed(run.anchor, unzoomed, shift, margin, step=True), shift, zoom
         _, step, like_prev = motion.estimate_zoom(prev_ref, thumb, motion.STEP_ZOOM_STEPS)
-        similar = self._passes(motion.soften(_inner(prev, margin)), motion.soften(_inner(like_prev, margin)), step,
-                               step=True) and self._passes(anchor, view, shift, step=False)
+        similar = (self._passes_unzoomed(prev, like_prev, step, margin, step=True)
+                   and self._passes_unzoomed(run.anchor, unzoomed, shift, margin, step=False))
         return similar, shift, zoom
 
     def push(self, t: float, thumb: np.ndarray, get_rgb: Callable[[], np.ndarray]) -> None:

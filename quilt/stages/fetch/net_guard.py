@@ -23,23 +23,21 @@ from __future__ import annotations
 
 import http.client
 import ipaddress
-import re
 import socket
 import ssl
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import IO, Any
 
 from quilt.core.types import StageError
+from quilt.stages.common.allowlist import ALLOW_SETTING, Allowlist, IPAddress, parse_allow, unmapped
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+__all__ = ["ALLOW_SETTING", "Allowlist", "parse_allow"]  # re-exported: the allowlist is parsed in common/
+
 AddrInfo = tuple[Any, ...]  # one socket.getaddrinfo answer: (family, type, proto, canonname, sockaddr)
 
 BLOCKED = "blocked_address"
-ALLOW_SETTING = "fetch_allow"  # named in messages: the setting that feeds `allow`
 MAX_REDIRECTS = 5
 SCHEMES = ("http", "https")
 
@@ -48,67 +46,6 @@ _NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the last 32 bits are 
 _NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215, local use
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254")}
 _DEFAULT_TIMEOUT: Any = socket._GLOBAL_DEFAULT_TIMEOUT  # type: ignore[attr-defined]  # "no timeout given"
-_HOST_ENTRY = re.compile(r"^(\*\.)?[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]*[a-z0-9_])?)*$")
-
-
-def parse_allow(text: str) -> tuple[str, ...]:
-    """The comma-separated setting as a list of entries (blank entries dropped)."""
-    return tuple(part.strip() for part in text.split(",") if part.strip())
-
-
-@dataclass(frozen=True)
-class Allowlist:
-    """Addresses (CIDR blocks or single IPs) and host names that may be fetched from although not public.
-
-    A host name matches exactly (case-insensitive, trailing dot ignored) or, written "*.example.org",
-    any name under example.org. An allowlisted host may resolve to anything; an allowlisted block
-    lets any host whose addresses all fall in it (or are public) through.
-    """
-
-    networks: tuple[IPNetwork, ...] = ()
-    hosts: frozenset[str] = frozenset()
-
-    @classmethod
-    def parse(cls, entries: Iterable[str] | Allowlist) -> Allowlist:
-        """Raises ValueError naming an entry that is neither an address, a CIDR block nor a host name."""
-        if isinstance(entries, Allowlist):
-            return entries
-        if isinstance(entries, str):  # a bare setting string rather than a list of entries
-            entries = parse_allow(entries)
-        networks: list[IPNetwork] = []
-        hosts: set[str] = set()
-        for raw in entries:
-            entry = raw.strip()
-            if not entry:
-                continue
-            try:
-                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
-                continue
-            except ValueError:
-                pass
-            name = entry.lower().rstrip(".")
-            if not _HOST_ENTRY.match(name):
-                raise ValueError(f"{ALLOW_SETTING} entry {entry!r} is neither an IP address, a CIDR block "
-                                 "nor a host name")
-            hosts.add(name)
-        return cls(tuple(networks), frozenset(hosts))
-
-    def allows_host(self, host: str) -> bool:
-        name = host.lower().rstrip(".").strip("[]")
-        if name in self.hosts:
-            return True
-        return any(entry.startswith("*.") and name.endswith(entry[1:]) for entry in self.hosts)
-
-    def allows_address(self, ip: IPAddress) -> bool:
-        candidates = {ip, _unmapped(ip)}
-        return any(c.version == net.version and c in net for c in candidates for net in self.networks)
-
-
-def _unmapped(ip: IPAddress) -> IPAddress:
-    """::ffff:a.b.c.d is a.b.c.d on the wire of a dual-stack socket."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    return ip
 
 
 def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
@@ -121,7 +58,7 @@ def _embedded_v4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
 
 def blocked_reason(ip: IPAddress) -> str | None:
     """Why fetching from this address is refused (e.g. "loopback"), or None for a public address."""
-    ip = _unmapped(ip)
+    ip = unmapped(ip)
     if isinstance(ip, ipaddress.IPv6Address):
         if ip.scope_id:
             ip = ipaddress.IPv6Address(str(ip).split("%", 1)[0])

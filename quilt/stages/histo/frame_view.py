@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quilt.stages.histo.impurity import TAGS, Box, inspect_work, is_multi_panel, prepare_work, to_full
+from quilt.stages.histo.boxes import Box, box_area, box_iou, inside_share
+from quilt.stages.histo.impurity import TAGS, inspect_work, is_multi_panel, prepare_work, to_full
 from quilt.stages.histo.regions import find_picture_boxes
 
 # A region replaces the main view only when it is clearly histology: its score clears the threshold by
@@ -50,23 +51,6 @@ def _cut(frame: np.ndarray, box: Box) -> np.ndarray:
     return np.ascontiguousarray(frame[box[1]:box[3], box[0]:box[2]])
 
 
-def _iou(a: Box, b: Box) -> float:
-    inter = max(0, min(a[2], b[2]) - max(a[0], b[0])) * max(0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = _area(a) + _area(b) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def _area(box: Box) -> int:
-    return (box[2] - box[0]) * (box[3] - box[1])
-
-
-def _inside_share(inner: Box, outer: Box) -> float:
-    """Share of `inner`'s area that lies inside `outer`."""
-    inter = max(0, min(inner[2], outer[2]) - max(inner[0], outer[0])) * max(
-        0, min(inner[3], outer[3]) - max(inner[1], outer[1]))
-    return inter / max(_area(inner), 1)
-
-
 def frame_candidates(frame: np.ndarray) -> FrameCandidates:
     """The main view, its impurity tags and the frame's picture regions, from one pass over shared maps."""
     arr = np.asarray(frame)
@@ -78,7 +62,7 @@ def frame_candidates(frame: np.ndarray) -> FrameCandidates:
     for box in find_picture_boxes(work):
         full = to_full(box, work.factor, arr.shape)
         several = is_multi_panel(work.sub(box))
-        if crop is not None and _iou(full, crop) >= SAME_BOX_IOU:
+        if crop is not None and box_iou(full, crop) >= SAME_BOX_IOU:
             # The chrome crop found this picture already; the frame-wide gutter check can miss its panels
             # when a title or caption spans the gutter.
             if several and "multi_panel" not in tags:
@@ -107,7 +91,7 @@ def choose_view(candidates: FrameCandidates, main_score: float, region_scores: l
     clear = [i for i, s in enumerate(region_scores) if s >= threshold + REGION_MARGIN]
     crop = candidates.main.crop
     if crop is not None and main_score >= threshold:  # a passing field of view yields only to a picture inside it
-        clear = [i for i in clear if _inside_share(candidates.regions[i], crop) >= INSIDE_SHARE]
+        clear = [i for i in clear if inside_share(candidates.regions[i], crop) >= INSIDE_SHARE]
     if not clear:
         return candidates.main, main_score
     best = max(clear, key=lambda i: region_scores[i])
@@ -116,7 +100,7 @@ def choose_view(candidates: FrameCandidates, main_score: float, region_scores: l
         boxes = [candidates.regions[i] for i in clear]
         union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
                  max(b[3] for b in boxes))
-        if _area(union) <= MAX_UNION_GROWTH * sum(_area(b) for b in boxes):
+        if box_area(union) <= MAX_UNION_GROWTH * sum(box_area(b) for b in boxes):
             chosen, score = union, min(region_scores[i] for i in clear)
     tags = list(candidates.main.tags)
     several = chosen != candidates.regions[best] or best in candidates.panel_regions

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from quilt.stages.histo.boxes import Box
 from quilt.stages.histo.scorers import histo_score
 
 TAGS = ("person", "ui_chrome", "text_overlay", "arrow_or_pointer", "multi_panel")
 WORK_SIDE = 400
-Box = tuple[int, int, int, int]
 
 FLAT_STD = 0.002  # local colour std below half a grey level: drawn fills, never stained glass
 MIN_CROP_GAIN = 0.08  # a crop must remove at least this share of the frame to be worth proposing

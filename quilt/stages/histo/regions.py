@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from quilt.stages.histo.impurity import FLAT_STD, Box, Work
+from quilt.stages.histo.boxes import Box
+from quilt.stages.histo.impurity import FLAT_STD, Work
 
 BACKGROUND_MIN_SHARE = 0.15  # a slide has at least this much of one flat colour around its pictures
 COLOUR_STEP = 1.0 / 16  # background colours are compared on a 16-level grid per channel
