@@ -22,11 +22,13 @@ from quilt.stages.asr import (
     FasterWhisperTranscriber,
     Transcriber,
     WindowRetry,
+    lecture_screen_terms,
     load_lexicon,
+    screen_shown,
     transcribe_lecture,
 )
 from quilt.stages.common.media_limits import MediaLimits
-from quilt.stages.decode import AUDIO_RATE, DECODER_NAME, DecodeParams, PhashIndex, decode_lecture
+from quilt.stages.decode import AUDIO_RATE, DECODER_NAME, DecodeParams, OcrParams, PhashIndex, decode_lecture
 from quilt.stages.denoise import LlmDenoiser, denoise_transcript
 from quilt.stages.fetch import FetchParams, Source, fetch_video, parse_source, s3_store_for, video_id_for
 from quilt.stages.histo import HistoParams, HistoScorer, LocalHistoScorer, filter_frames
@@ -52,6 +54,7 @@ class VideoOutcome:
     duplicates: int = 0  # near-duplicate pairs dropped
     unpaired: int = 0  # medical sentences dropped with the non-histology picture (or repeat) they were said over
     duration_s: float = 0.0
+    ocr_failures: int = 0  # key frames whose OCR failed or timed out (they have no screen text; the video went on)
     seconds: float = 0.0
     error: str = ""
     step_seconds: dict[str, float] = field(default_factory=dict)
@@ -78,6 +81,7 @@ class Processor:
     fetch: FetchParams = field(default_factory=FetchParams)
     limits: MediaLimits | None = None  # None: the defaults
     decode: DecodeParams | None = None
+    ocr: OcrParams = field(default_factory=OcrParams)
     asr: AsrParams = field(default_factory=AsrParams)
     histo: HistoParams = field(default_factory=HistoParams)
     align: AlignParams = field(default_factory=AlignParams)
@@ -120,19 +124,22 @@ class Processor:
             done = self._step(outcome, "decode")
             # The writer stores each pair's image, so a new key frame is only indexed here, not stored.
             decoded = decode_lecture(fetched.path, vid, source.uri, self.index, params=self.decode,
-                                     limits=self.limits)
+                                     limits=self.limits, ocr=self.ocr)
             done()
+            outcome.ocr_failures = decoded.ocr_failures
+            shown = screen_shown(((k.chunk.spans(), k.screen_text) for k in decoded.key_frames), self.lexicon)
             outcome.duration_s = decoded.frames.duration_s
             done = self._step(outcome, "asr")
             heard = transcribe_lecture(self.transcriber, ((w.t_start, w.samples) for w in decoded.audio_windows()),
-                                       AUDIO_RATE, self.asr, self.lexicon, on_retry=outcome.count_retry)
+                                       AUDIO_RATE, self.asr, self.lexicon, on_retry=outcome.count_retry,
+                                       screen=shown)
             outcome.asr_rescued = heard.sentences_rescued
             done()
         key_frames = decoded.key_frames
         outcome.repeated_images = decoded.repeats
         outcome.chunks = len(key_frames) - decoded.repeats
         done = self._step(outcome, "denoise")
-        denoised = denoise_transcript(heard.segments, self.lexicon, self.llm)
+        denoised = denoise_transcript(heard.segments, self.lexicon, self.llm, lecture_screen_terms(shown))
         sentences = denoised.sentences
         done()
         outcome.sentences, outcome.medical = len(sentences), sum(s.medical for s in sentences)
@@ -151,7 +158,7 @@ class Processor:
                                           image_ref=frame.image_id, histo_score=verdict.score, keep=verdict.keep,
                                           phash=chunk.phash, impurity_tags=list(view.tags),
                                           crop=list(view.crop or []), magnification=verdict.magnification,
-                                          duplicate_of=frame.duplicate_of))
+                                          duplicate_of=frame.duplicate_of, screen_text=frame.screen_text))
         done()
         outcome.kept = sum(v.keep for k, v in zip(key_frames, verdicts, strict=True) if not k.duplicate_of)
         done = self._step(outcome, "align")
@@ -205,6 +212,7 @@ def processor_from_settings(out_dir: Path, settings: Settings, *, transcriber: T
         scorer=scorer or LocalHistoScorer(settings.histo_model),
         fetch=replace(stage_params.fetch_params(settings), local_roots=None),
         limits=stage_params.media_limits(settings),
+        ocr=stage_params.ocr_params(settings),
         asr=asr,
         histo=histo if histo_threshold is None else replace(histo, threshold=histo_threshold),
         align=replace(align, pad_s=align.pad_s if pad_s is None else pad_s,

@@ -17,7 +17,7 @@ from google.protobuf.message import Message
 from quilt.adapters.stage_params import asr_params
 from quilt.adapters.status import write_status
 from quilt.adapters.store import put_json
-from quilt.adapters.wire import segments_to_pb
+from quilt.adapters.wire import intervals_of, segments_to_pb
 from quilt.core import keys, topics
 from quilt.core.types import Segment
 from quilt.stages.asr import (
@@ -25,7 +25,9 @@ from quilt.stages.asr import (
     RescueAttempt,
     TritonTranscriber,
     WindowRetry,
+    lecture_screen_terms,
     load_lexicon,
+    screen_shown,
     segments_to_json,
     transcribe_lecture,
 )
@@ -33,6 +35,8 @@ from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
 from .runtime import main
+
+MAX_SCREEN_CHARS = 2000  # a chunk's screen text is read no further (the decoder writes at most this much)
 
 
 def setup(ctx: Context) -> None:
@@ -68,18 +72,22 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         if not verdict.english:  # with non_english "skip" the stage then fails the video, and the dead letter says why
             ctx.log.warning("narration_not_english", video_id=vid, why=verdict.why, policy=params.non_english)
 
+    # The slides' words, as the decoder read them; only terms the lexicon knows are taken from them.
+    shown = screen_shown(((intervals_of(c), c.screen_text[:MAX_SCREEN_CHARS]) for c in message.chunks),
+                         ctx.clients["lexicon"])
     heard = transcribe_lecture(transcriber, _windows(ctx, message), message.sample_rate or 16000, params,
                                ctx.clients["lexicon"], on_window=on_window, on_retry=on_retry, on_rescue=on_rescue,
-                               on_language=on_language)
+                               on_language=on_language, screen=shown)
     segments = heard.segments
     out = pb.Transcript(video_id=vid, source=message.source, model=transcriber.name,
-                        segments=segments_to_pb(segments))
+                        segments=segments_to_pb(segments), screen_terms=lecture_screen_terms(shown))
     return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
                           "windows": total, "windows_retried": heard.windows_retried,
                           "holes_reheard": heard.holes_reheard, "holes_filled": heard.holes_filled,
                           "language": heard.language.detail(),
-                          "sentences_reheard": len(heard.rescues), "sentences_rescued": heard.sentences_rescued})
+                          "sentences_reheard": len(heard.rescues), "sentences_rescued": heard.sentences_rescued,
+                          "screen_terms": len(out.screen_terms)})
 
 
 SPEC = ServiceSpec(name="asr", inputs={topics.DECODED: pb.DecodedMedia}, handle=handle, setup=setup)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from google.protobuf.message import Message
 
-from quilt.adapters.stage_params import media_limits
+from quilt.adapters.stage_params import media_limits, ocr_params
 from quilt.core import keys, topics
 from quilt.stages.decode import AUDIO_RATE, DECODER_NAME, DecodedLecture, PhashIndex, decode_lecture
 from quiltpb.v1 import messages_pb2 as pb
@@ -32,7 +32,8 @@ def chunk_messages(decoded: DecodedLecture) -> list[pb.FrameChunk]:
         intervals = [pb.Interval(t_start=s, t_end=e) for s, e in (chunk.intervals or [])]
         out.append(pb.FrameChunk(chunk_id=frame.chunk_id, t_start=chunk.t_start, t_end=chunk.t_end,
                                  sharpness=chunk.sharpness, phash=chunk.phash, intervals=intervals,
-                                 image_key=frame.image_key, duplicate_of=frame.duplicate_of))
+                                 image_key=frame.image_key, duplicate_of=frame.duplicate_of,
+                                 screen_text=frame.screen_text))
     return out
 
 
@@ -45,7 +46,7 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
         ctx.store.get_file(message.object_key, local)
         decoded = decode_lecture(local, vid, message.source or message.object_key, index,
                                  put_image=lambda key, jpeg: ctx.store.put_bytes(key, jpeg, "image/jpeg"),
-                                 limits=media_limits(ctx.settings))
+                                 limits=media_limits(ctx.settings), ocr=ocr_params(ctx.settings))
         chunks, dropped = chunk_messages(decoded), decoded.repeats
         windows = []
         for number, window in enumerate(decoded.audio_windows()):
@@ -60,7 +61,9 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
     return Result(outputs=[Output(topics.DECODED, vid, out)],
                   detail={"chunks": len(chunks) - dropped, "duplicates_dropped": dropped,
                           "duration_s": round(frames.duration_s, 2), "audio_windows": len(windows),
-                          "frames_decoded": frames.frames_decoded})
+                          "frames_decoded": frames.frames_decoded,
+                          "screen_text_frames": sum(bool(k.screen_text) for k in decoded.key_frames),
+                          "ocr_failures": decoded.ocr_failures})
 
 
 SPEC = ServiceSpec(name="decoder", inputs={topics.FETCHED: pb.FetchedVideo}, handle=handle)

@@ -11,11 +11,13 @@ from google.protobuf.message import Message
 
 from quilt.adapters.wire import segments_from_pb, sentences_to_pb
 from quilt.core import topics
-from quilt.stages.denoise import LlmDenoiser, denoise_transcript, load_lexicon
+from quilt.stages.denoise import MAX_SCREEN_TERMS, LlmDenoiser, denoise_transcript, load_lexicon
 from quiltpb.v1 import messages_pb2 as pb
 
 from .contract import Context, Output, Result, ServiceSpec
 from .runtime import main
+
+MAX_TERM_CHARS = 80
 
 
 def setup(ctx: Context) -> None:
@@ -27,8 +29,10 @@ def setup(ctx: Context) -> None:
 
 def handle(ctx: Context, topic: str, message: Message) -> Result:
     assert isinstance(message, pb.Transcript)
+    # Screen terms come from a message: bounded in number and length before they steer any correction.
+    screen_terms = [t[:MAX_TERM_CHARS] for t in list(message.screen_terms)[:MAX_SCREEN_TERMS]]
     denoised = denoise_transcript(segments_from_pb(list(message.segments)), ctx.clients["lexicon"],
-                                  ctx.clients["llm"])
+                                  ctx.clients["llm"], screen_terms)
     sentences, backend = denoised.sentences, denoised.backend
     out = pb.DenoisedText(video_id=message.video_id, source=message.source, sentences=sentences_to_pb(sentences),
                           models={"asr": message.model, "denoiser": denoised.model}, backend=backend)

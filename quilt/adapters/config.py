@@ -54,6 +54,10 @@ class Settings:
     # Beam width for hearing again a sentence that lost every histopathology term (quilt/stages/asr/term_rescue.py);
     # 0 = never. Costs a second decode of those sentences only.
     asr_rescue_beam: int = 5
+    # Read each key frame's text with Tesseract (quilt/stages/common/screen_text.py): the slides' terms steer
+    # Whisper and the denoiser, and the pair record keeps the text. A failed OCR only loses that text.
+    ocr_enabled: bool = True
+    ocr_timeout_s: float = 10.0  # per key frame
     llm_base_url: str = ""  # an OpenAI-compatible endpoint (vLLM, llama.cpp, Ollama); empty = lexicon only
     llm_model: str = ""
     llm_api_key: str = ""
@@ -173,6 +177,8 @@ def load_settings(env: dict[str, str] | None = None, config_file: Path | None = 
     check_kafka_security(settings)
     if min(settings.max_bytes, settings.max_duration_s, settings.max_pixels, settings.max_fps) < 0:
         raise ConfigError("max_bytes, max_duration_s, max_pixels and max_fps must be >= 0 (0 = no limit)")
+    if not 0 < settings.ocr_timeout_s <= 300:
+        raise ConfigError("ocr_timeout_s must be above 0 and at most 300 seconds")
     if not 0 <= settings.asr_rescue_beam <= 20:
         raise ConfigError("asr_rescue_beam must be between 0 (no rescue) and 20")
     if settings.pair_max_words < 1 or settings.pair_max_lag_s < 0 or not 0.0 <= settings.pair_dedup_jaccard <= 1.0:

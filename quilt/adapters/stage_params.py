@@ -15,6 +15,7 @@ from quilt.stages.align import AlignParams
 from quilt.stages.asr import AsrParams, TermRescue
 from quilt.stages.asr.whisper import default_whisper_path
 from quilt.stages.common.media_limits import MediaLimits
+from quilt.stages.common.screen_text import OcrParams
 from quilt.stages.fetch import FetchParams, parse_allow
 from quilt.stages.histo import HistoParams
 
@@ -47,6 +48,10 @@ def local_roots(settings: Settings) -> tuple[str, ...] | None:
 def media_limits(settings: Settings) -> MediaLimits:
     return MediaLimits(max_duration_s=settings.max_duration_s, max_pixels=settings.max_pixels,
                        max_fps=settings.max_fps, max_bytes=settings.max_bytes)
+
+
+def ocr_params(settings: Settings) -> OcrParams:
+    return OcrParams(enabled=settings.ocr_enabled, timeout_s=settings.ocr_timeout_s)
 
 
 def fetch_params(settings: Settings) -> FetchParams:

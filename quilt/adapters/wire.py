@@ -59,7 +59,8 @@ def scored_from_pb(chunks: list[pb.ScoredChunk]) -> list[ScoredChunk]:
         ScoredChunk(chunk_id=c.chunk.chunk_id, t_start=start, t_end=end, image_ref=c.chunk.image_key,
                     histo_score=c.histo_score, keep=c.keep, phash=c.chunk.phash,
                     impurity_tags=list(c.impurity_tags), crop=crop_of(c),
-                    magnification=c.magnification or "unknown", duplicate_of=c.chunk.duplicate_of)
+                    magnification=c.magnification or "unknown", duplicate_of=c.chunk.duplicate_of,
+                    screen_text=c.chunk.screen_text)
         for c in chunks
         for start, end in intervals_of(c.chunk)
     ]
@@ -93,4 +94,5 @@ def pair_from_pb(message: pb.Pair) -> PairRecord:
         entities=[{"text": e.text, "category": e.category} for e in message.entities],
         impurity_tags=list(message.impurity_tags), crop=list(message.crop),
         magnification=message.magnification or "unknown", sub_pathology=list(message.sub_pathology),
+        screen_text=message.screen_text,
     )

@@ -112,7 +112,7 @@ class JsonlPairWriter(_ContextMixin):
 
 
 _STRING_FIELDS = ("pair_id", "video_id", "source", "image", "text", "asr_text", "created_at",
-                  "image_id", "magnification", "shard", "member")
+                  "image_id", "magnification", "screen_text", "shard", "member")
 _FLOAT_FIELDS = ("t_start", "t_end", "histo_score", "align_score")
 _STRING_LISTS = ("impurity_tags", "sub_pathology")
 _MAPS = ("models", "corrections")

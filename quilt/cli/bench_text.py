@@ -15,8 +15,12 @@ from rich.table import Table
 from .ui import console, progress_bar
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
+    from quilt.evaluation.bench.text_corpus import BenchSentence
     from quilt.evaluation.bench.text_eval import Scores, Utterance
     from quilt.stages.asr.whisper import Transcriber
+    from quilt.stages.common.lexicon import Lexicon
 
 DESCRIPTION = ("Speak held-out histopathology narration in several voices, transcribe it with Whisper (through "
                "Triton unless --no-triton), denoise it and report medical-term accuracy, WER, false corrections, "
@@ -32,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--voices", metavar="V:WPM,...",
                         help="espeak-ng voices and speeds (default en-us:140,en-us:170,en-gb:150,en-gb-x-rp:160)")
     parser.add_argument("--dev", action="store_true", help="use the DEV tuning set instead of the held-out set")
+    parser.add_argument("--screen", action="store_true",
+                        help="show each sentence on a slide spelling about half its terms, read it with OCR and "
+                             "compare term accuracy without and with that screen vocabulary (needs tesseract)")
     parser.add_argument("--verbose", action="store_true", help="print every reference, transcript and output")
     parser.set_defaults(handler=run)
 
@@ -46,12 +53,10 @@ def parse_voices(text: str) -> list[tuple[str, int]]:
 
 
 def domain_prompt() -> tuple[str | None, str]:
-    """The pipeline's default domain prompt when that module exists, else none; and which it was."""
-    try:
-        from quilt.stages.asr.whisper import prompt as asr_prompt  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return None, "none"
-    return asr_prompt.default_prompt(), "asr_prompt.default_prompt()"
+    """The pipeline's default domain prompt (quilt/stages/asr/prompt.py), and its name for the report."""
+    from quilt.stages.asr.prompt import default_prompt
+
+    return default_prompt(), "the domain prompt (quilt/stages/asr/prompt.py)"
 
 
 @contextmanager
@@ -107,6 +112,8 @@ def run(args: argparse.Namespace) -> int:
                 console.print(f"[dim]{utt.voice}[/dim] ref: {utt.sentence.text}\n  raw: {utt.raw}\n"
                               f"  out: {utt.corrected} kept={utt.kept}")
 
+        if args.screen:
+            return _run_screen(args, transcriber, corpus, voices, lexicon, prompt, progress, task)
         scores = run_bench(transcriber, corpus, voices, lexicon, prompt, advance)
     table = Table(title=f"text on {'DEV' if args.dev else 'held-out'} narration")
     for column in ("voice", "sentences", "terms raw", "terms", "WER raw", "WER", "false corr.",
@@ -116,5 +123,41 @@ def run(args: argparse.Namespace) -> int:
         _row(table, f"{voice}@{wpm}", scores.for_voice(f"{voice}@{wpm}"))
     _row(table, "all", scores)
     console.print(table)
+    print(scores.summary(), flush=True)
+    return 0
+
+
+def _run_screen(args: argparse.Namespace, transcriber: Transcriber, corpus: list[BenchSentence],
+                voices: list[tuple[str, int]], lexicon: Lexicon, prompt: str | None, progress: Progress,
+                task: TaskID) -> int:
+    import shutil
+
+    from quilt.evaluation.bench.screen_bench import ScreenScores, ScreenUtterance, run_screen_bench
+
+    if shutil.which("tesseract") is None:
+        console.print("[red]--screen needs tesseract (Debian: apt-get install tesseract-ocr)[/red]")
+        return 2
+
+    def advance(utt: ScreenUtterance) -> None:
+        progress.update(task, step=utt.voice)
+        progress.advance(task)
+        if args.verbose:
+            console.print(f"[dim]{utt.voice}[/dim] ref: {utt.sentence.text}\n  slide: {', '.join(utt.shown)} "
+                          f"-> {', '.join(utt.vocabulary)}\n  plain: {utt.plain}\n  screen: {utt.screen}")
+
+    scores = run_screen_bench(transcriber, corpus, voices, lexicon, prompt, on_progress=advance)
+    table = Table(title=f"screen vocabulary on {'DEV' if args.dev else 'held-out'} narration")
+    for column in ("voice", "shown terms", "with screen", "other terms", "with screen", "false corr.",
+                   "with screen"):
+        table.add_column(column)
+    for voice, wpm in [*voices, ("all", 0)]:
+        label = f"{voice}@{wpm}" if wpm else "all"
+        part = scores if not wpm else ScreenScores([u for u in scores.utterances if u.voice == label])
+        table.add_row(label, f"{part.term_accuracy(True, False):.3f}", f"{part.term_accuracy(True, True):.3f}",
+                      f"{part.term_accuracy(False, False):.3f}", f"{part.term_accuracy(False, True):.3f}",
+                      f"{part.false_correction_rate(False):.4f}", f"{part.false_correction_rate(True):.4f}")
+    console.print(table)
+    console.print(f"OCR: {len(corpus)} slides in {scores.ocr_s:.1f} s; shown terms found on screen: "
+                  f"{scores.ocr_recall():.3f}")
     print(scores.summary(), flush=True)
     return 0

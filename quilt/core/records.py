@@ -13,7 +13,7 @@ REQUIRED_FIELDS = (
 # Quality and Quilt-style metadata, added later: older records read with their defaults.
 QUALITY_FIELDS = (
     "image_id", "align_score", "corrections", "entities", "impurity_tags", "crop",
-    "magnification", "sub_pathology",
+    "magnification", "sub_pathology", "screen_text",
 )
 PAIR_FIELDS = REQUIRED_FIELDS + QUALITY_FIELDS
 
@@ -41,6 +41,7 @@ class PairRecord:
     crop: list[int] = field(default_factory=list)  # [x0, y0, x1, y1] of the field of view; empty = whole frame
     magnification: str = "unknown"  # low | medium | high | unknown
     sub_pathology: list[str] = field(default_factory=list)  # top-3 organ systems, most likely first
+    screen_text: str = ""  # the text on screen with the image, read by OCR; "" when none was read
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -239,3 +239,4 @@ class ScoredChunk:
     # Chunk id of another video's image this one near-duplicates ("" = a new image). Such a chunk is never
     # kept or scored, but it still competes for the speech said over it (see align.py).
     duplicate_of: str = ""
+    screen_text: str = ""  # the text OCR read on the frame

@@ -115,7 +115,8 @@ def test_webdataset_empty_run_writes_an_empty_index(tmp_path: Path, pq: ModuleTy
 def rich_record(n: int, image_id: str) -> PairRecord:
     return replace(record(n), image_id=image_id, align_score=0.75, corrections={"granny loma": "granuloma"},
                    entities=[{"text": "granuloma", "category": "finding"}], impurity_tags=["ui_chrome"],
-                   crop=[1, 2, 30, 40], magnification="medium", sub_pathology=["pulmonary", "hematopathology"])
+                   crop=[1, 2, 30, 40], magnification="medium", sub_pathology=["pulmonary", "hematopathology"],
+                   screen_text="Granulomatous inflammation\nLung")
 
 
 def test_jsonl_texts_of_one_image_share_its_file(tmp_path: Path) -> None:
@@ -146,3 +147,4 @@ def test_shards_and_index_carry_the_pair_metadata(tmp_path: Path, pq: ModuleType
     assert row["entities"] == [{"text": "granuloma", "category": "finding"}]
     assert (row["impurity_tags"], row["crop"], row["sub_pathology"]) == (
         ["ui_chrome"], [1, 2, 30, 40], ["pulmonary", "hematopathology"])
+    assert row["screen_text"] == "Granulomatous inflammation\nLung"

@@ -58,3 +58,27 @@ def test_a_repeat_of_another_videos_image_is_sent_flagged_with_the_earlier_image
     match = index.find(phash(tissue), video_id="v-2")
     assert match is not None and match.chunk_id == fresh.chunk_id
 
+
+
+def test_the_text_on_each_key_frame_travels_with_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (640, 360), "#203040")
+    ImageDraw.Draw(image).text((30, 30), "Hepatocellular carcinoma", fill="white",
+                               font=ImageFont.load_default(size=30))
+    slide = np.asarray(image)
+    chunks = [FrameChunk(0.0, 6.0, slide, phash=phash(slide))]
+    monkeypatch.setattr(decode_stage, "decode_frames",
+                        lambda path, params=None, limits=None: VideoFrames(6.0, chunks, has_audio=True))
+    monkeypatch.setattr(decode_stage, "iter_audio", lambda *args: iter([AudioWindow(0.0, np.zeros(160, np.float32))]))
+    store = LocalStore(tmp_path)
+    store.put_bytes("videos/v-1/source.mp4", b"stands in for the video")
+    ctx = Context(settings=Settings(), store=store, log=structlog.get_logger())
+    result = decoder.handle(ctx, "videos.fetched", pb.FetchedVideo(video_id="v-1", object_key="videos/v-1/source.mp4"))
+    [chunk] = result.outputs[0].message.chunks
+    assert "Hepatocellular carcinoma" in chunk.screen_text
+    assert (result.detail["screen_text_frames"], result.detail["ocr_failures"]) == (1, 0)
+    # With OCR off (QUILT_OCR_ENABLED=false) the video is decoded the same, without the text.
+    ctx = Context(settings=Settings(ocr_enabled=False), store=store, log=structlog.get_logger())
+    result = decoder.handle(ctx, "videos.fetched", pb.FetchedVideo(video_id="v-1", object_key="videos/v-1/source.mp4"))
+    assert [c.screen_text for c in result.outputs[0].message.chunks] == [""]

@@ -55,3 +55,22 @@ def test_no_llm_configured_uses_the_lexicon(tmp_path: Path) -> None:
     ctx = _context(tmp_path)
     [out] = denoiser.handle(ctx, "transcripts", _transcript()).outputs
     assert out.message.backend == "lexicon-denoiser-v1"
+
+
+def test_the_transcripts_screen_terms_steer_corrections_within_bounds(tmp_path: Path) -> None:
+    from quilt.core.types import Segment, Word
+
+    words = [Word(w, i * 0.4, i * 0.4 + 0.3, 0.3 if w == "thyroglobin" else 0.95)
+             for i, w in enumerate("The thyroglobin stain marks the colloid.".split())]
+    segments = segments_to_pb([Segment(0.0, 2.8, " ".join(w.text for w in words), words)])
+    ctx = _context(tmp_path)
+    plain = denoiser.handle(ctx, "transcripts", pb.Transcript(video_id="v-1", segments=segments)).outputs[0]
+    assert plain.message.sentences[0].text == "The thyroglobin stain marks the colloid."
+    seen = pb.Transcript(video_id="v-1", segments=segments, screen_terms=["thyroglobulin"])
+    [out] = denoiser.handle(ctx, "transcripts", seen).outputs
+    assert out.message.sentences[0].text == "The thyroglobulin stain marks the colloid."
+    # A forged message with a flood of terms is cut to the first few: the term is past the cut here.
+    flood = pb.Transcript(video_id="v-1", segments=segments,
+                          screen_terms=[f"x{i}" * 200 for i in range(10_000)] + ["thyroglobulin"])
+    [out] = denoiser.handle(ctx, "transcripts", flood).outputs
+    assert out.message.sentences[0].text == "The thyroglobin stain marks the colloid."

@@ -288,6 +288,7 @@ def _pair(video_id: str, source: str, chunk: ScoredChunk, part: list[tuple[Sente
         crop=list(chunk.crop),
         magnification=chunk.magnification or "unknown",
         sub_pathology=sub_pathologies(text, [(e["text"], e["category"]) for e in entities]),
+        screen_text=chunk.screen_text,
     )
 
 

@@ -8,21 +8,23 @@ again, and a sentence that lost every histopathology term can be heard again wit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from quilt.core.types import ModelUnavailable, Segment
 from quilt.stages.asr.language import LanguageVerdict, check_language, judge_language
+from quilt.stages.asr.screen_prompt import ScreenShown, window_prompts
 from quilt.stages.asr.term_rescue import RescueAttempt, TermRescue
 from quilt.stages.asr.whisper import FasterWhisperTranscriber, Transcriber, TritonTranscriber, segments_to_json
 from quilt.stages.asr.windows import SpeechTally, WindowRetry, transcribe_windows
 from quilt.stages.common.lexicon import Lexicon, load_lexicon
+from quilt.stages.common.screen_vocab import merge_terms, screen_terms
 
 __all__ = ["AsrParams", "FasterWhisperTranscriber", "LanguageVerdict", "ModelUnavailable", "RescueAttempt",
-           "TermRescue", "Transcriber", "Transcription", "TritonTranscriber", "WindowRetry", "load_lexicon",
-           "segments_to_json", "transcribe_lecture"]
+           "ScreenShown", "TermRescue", "Transcriber", "Transcription", "TritonTranscriber", "WindowRetry",
+           "lecture_screen_terms", "load_lexicon", "screen_shown", "segments_to_json", "transcribe_lecture"]
 
 
 @dataclass(frozen=True)
@@ -57,18 +59,37 @@ class Transcription:
         return sum(a.kept for a in self.rescues)
 
 
+def screen_shown(frames: Iterable[tuple[Sequence[tuple[float, float]], str]], lexicon: Lexicon) -> list[ScreenShown]:
+    """The medical terms each key frame's screen text spells, once per span it was on screen.
+
+    `frames`: (the spans a key frame was shown, its OCR text) each. Frames with no such terms are left out.
+    """
+    out = []
+    for spans, text in frames:
+        terms = tuple(screen_terms(text, lexicon)) if text else ()
+        out += [ScreenShown(start, end, terms) for start, end in spans if terms]
+    return out
+
+
+def lecture_screen_terms(shown: Sequence[ScreenShown]) -> list[str]:
+    """All the lecture's screen terms, first shown first: the denoiser's priors (`Transcript.screen_terms`)."""
+    return merge_terms(s.terms for s in sorted(shown, key=lambda s: s.t_start))
+
+
 def transcribe_lecture(transcriber: Transcriber, windows: Iterable[tuple[float, np.ndarray]], sample_rate: int,
                        params: AsrParams, lexicon: Lexicon,
                        on_window: Callable[[int, list[Segment]], None] | None = None,
                        on_retry: Callable[[WindowRetry], None] | None = None,
                        on_rescue: Callable[[RescueAttempt], None] | None = None,
-                       on_language: Callable[[LanguageVerdict], None] | None = None) -> Transcription:
+                       on_language: Callable[[LanguageVerdict], None] | None = None,
+                       screen: Sequence[ScreenShown] = ()) -> Transcription:
     """The whole transcript of `windows` ((start second, samples) each), in video time.
 
     `on_window(number, segments)` hears each window's final segments as soon as they are known (a long
     lecture's text can be stored long before it ends); `on_retry`, `on_rescue` and `on_language` hear the
     redos and the language verdict as they happen. StageError("non_english") when the narration is judged
-    not English and `params.non_english` is "skip".
+    not English and `params.non_english` is "skip". `screen`, the terms the slides spell and when
+    (`screen_shown`), goes into the prompt of the windows around them (screen_prompt.py).
     """
     result = Transcription(segments=[], language=LanguageVerdict(True, 0, 1.0, 1.0, 0.0, ""))
 
@@ -85,7 +106,8 @@ def transcribe_lecture(transcriber: Transcriber, windows: Iterable[tuple[float, 
     tally = SpeechTally()
     batches = transcribe_windows(transcriber, windows, sample_rate, overlap_s=params.overlap_s,
                                  initial_prompt=params.initial_prompt, on_retry=retried, tally=tally,
-                                 rescue=params.rescue, lexicon=lexicon, on_rescue=rescued)
+                                 rescue=params.rescue, lexicon=lexicon, on_rescue=rescued,
+                                 prompt_at=window_prompts(screen, params.initial_prompt) if screen else None)
     for number, batch in enumerate(batches):
         result.segments.extend(batch)
         if on_window is not None:

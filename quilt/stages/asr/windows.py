@@ -22,6 +22,7 @@ after it worse. A window that passes the check costs only the energy measure (mi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -170,6 +171,10 @@ class SpeechTally:
     voiced_s: float = 0.0
 
 
+def _hear(transcriber: Transcriber, sample_rate: int, prompt: str | None, clip: np.ndarray) -> list[Segment]:
+    return transcriber.transcribe(clip, sample_rate, initial_prompt=prompt)
+
+
 def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, np.ndarray]],
                        sample_rate: int = 16000, overlap_s: float = 2.0,
                        initial_prompt: str | None = None, check: CoverageCheck = CoverageCheck(),
@@ -177,7 +182,8 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
                        tally: SpeechTally | None = None, rescue: TermRescue | None = None,
                        lexicon: Lexicon | None = None,
                        on_rescue: Callable[[RescueAttempt], None] | None = None,
-                       holes: HoleCheck = DEFAULT_HOLES) -> Iterator[list[Segment]]:
+                       holes: HoleCheck = DEFAULT_HOLES,
+                       prompt_at: Callable[[float, float], str | None] | None = None) -> Iterator[list[Segment]]:
     """Yield each window's final segments, in video time, as soon as that window is transcribed.
 
     `windows` are consecutive and non-overlapping (t_start, samples at `sample_rate`). The last
@@ -187,7 +193,8 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
     of speech it still skips is heard again on its own (`holes`, quilt/stages/asr/speech_holes.py).
     `on_retry` hears of every redo before that window is yielded, a hole as how="hole" with its
     start in video time. With `rescue`, a sentence that lost every term is heard again with a
-    wider beam (quilt/stages/asr/term_rescue.py); `on_rescue` hears of each attempt.
+    wider beam (quilt/stages/asr/term_rescue.py); `on_rescue` hears of each attempt. `prompt_at(start,
+    end)`, given, replaces `initial_prompt` for the window spanning those seconds (screen_prompt.py).
     """
     overlap_n = max(0, int(round(overlap_s * sample_rate)))
     left_seam = -math.inf
@@ -204,22 +211,23 @@ def transcribe_windows(transcriber: Transcriber, windows: Iterable[tuple[float, 
         if tally is not None and samples.size:
             tally.voiced_s += speech_activity(prepare_audio(samples, sample_rate), SAMPLE_RATE).voiced_s
         if audio.size:
+            window_prompt = (initial_prompt if prompt_at is None
+                             else prompt_at(t_start, t_start + audio.size / sample_rate))
             # Checked on the extended audio, the stretch this transcript claims to cover.
-            found, retry = transcribe_checked(transcriber, audio, sample_rate, initial_prompt, check, t_start, lead)
+            found, retry = transcribe_checked(transcriber, audio, sample_rate, window_prompt, check, t_start, lead)
             if retry is not None and on_retry is not None:
                 on_retry(retry)
             if holes.enabled:
                 activity = speech_activity(prepare_audio(audio, sample_rate), SAMPLE_RATE)
-                found, redos = fill_holes(
-                    lambda clip: transcriber.transcribe(clip, sample_rate, initial_prompt=initial_prompt),
-                    audio, sample_rate, activity, found, holes)
+                found, redos = fill_holes(functools.partial(_hear, transcriber, sample_rate, window_prompt),
+                                          audio, sample_rate, activity, found, holes)
                 for redo in redos:
                     if on_retry is not None:
                         on_retry(WindowRetry(t_start=round(t_start + redo.start, 3), voiced_s=redo.voiced_s,
                                              covered_before=redo.covered_before,
                                              covered_after=redo.covered_after, kept_retry=redo.kept, how="hole"))
             if rescue is not None and rescue.enabled:
-                found, attempts = rescue_terms(transcriber, audio, sample_rate, found, initial_prompt,
+                found, attempts = rescue_terms(transcriber, audio, sample_rate, found, window_prompt,
                                                lexicon or load_lexicon(), rescue)
                 if on_rescue is not None:
                     for attempt in attempts:  # reported in video time, like the window retries

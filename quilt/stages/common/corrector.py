@@ -11,6 +11,7 @@ histopathology list whose sound and spelling are both close.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from quilt.core.types import Segment, Sentence, SoftBreak, Word
 from quilt.stages.common.entities import default_tagger, is_chatter
@@ -26,6 +27,7 @@ from quilt.stages.common.lexicon import (
     read_hunspell_words,
 )
 from quilt.stages.common.repetition import drop_loops
+from quilt.stages.common.screen_vocab import SCREEN_BONUS, ScreenVocabulary
 
 __all__ = ["DENOISER_NAME", "HUNSPELL_ENGLISH", "HUNSPELL_MEDICAL", "Lexicon", "denoise", "is_chatter",
            "load_lexicon", "phonetic_key", "read_hunspell_words"]
@@ -114,8 +116,17 @@ def _core(text: str) -> tuple[str, str, str]:
     return m.group(1), m.group(2), m.group(3)
 
 
-def _correct(words: list[Word], lexicon: Lexicon,
-             min_confidence: float) -> tuple[list[str], dict[str, str], dict[str, float]]:
+def _closest(span: str, lexicon: Lexicon, screen: ScreenVocabulary | None) -> tuple[str, float] | None:
+    """The term list's best match, unless a term seen on the lecture's slides is about as close."""
+    match = lexicon.best_match(span)
+    seen = screen.match(span) if screen else None
+    if seen is not None and (match is None or seen[1] + SCREEN_BONUS >= match[1]):
+        return seen[0], seen[1] + SCREEN_BONUS
+    return match
+
+
+def _correct(words: list[Word], lexicon: Lexicon, min_confidence: float,
+             screen: ScreenVocabulary | None = None) -> tuple[list[str], dict[str, str], dict[str, float]]:
     """One output token per word ("" for a word a correction fused into the one before), corrections, scores."""
     cores = [_core(w.text) for w in words]
     doubtful = [bool(c[1]) and not lexicon.is_term_word(c[1])
@@ -132,7 +143,7 @@ def _correct(words: list[Word], lexicon: Lexicon,
                 continue
             if any(cores[k][2] for k in range(i, j - 1)):
                 continue  # punctuation inside the span: the words do not belong together
-            match = lexicon.best_match(" ".join(c[1] for c in cores[i:j]))
+            match = _closest(" ".join(c[1] for c in cores[i:j]), lexicon, screen)
             only_common = all(c for c, d in zip(common[i:j], doubtful[i:j], strict=True) if d)
             if only_common and n > 1 and all(lexicon.is_known(c[1]) for c in cores[i:j]):
                 continue  # fusing real words into a term ("live for" -> "liver") is a guess, not a fix
@@ -210,16 +221,21 @@ def soft_breaks(words: list[Word], tokens: list[str], lexicon: Lexicon,
 
 
 def denoise(segments: list[Segment], lexicon: Lexicon | None = None,
-            min_confidence: float = 0.6) -> list[Sentence]:
-    """Sentences with corrected text, time spans from the words and a medical flag."""
+            min_confidence: float = 0.6, screen_terms: Sequence[str] = ()) -> list[Sentence]:
+    """Sentences with corrected text, time spans from the words and a medical flag.
+
+    `screen_terms`, the lecture's on-screen vocabulary (screen_vocab.py), are preferred targets: a
+    doubted word close to one of them becomes that term even where the term list offers another.
+    """
     lexicon = lexicon if lexicon is not None else load_lexicon()
+    screen = ScreenVocabulary(list(screen_terms)) if screen_terms else None
     # Repetition loops go first, per segment, so a loop neither floods a sentence nor hides its end.
     ordered = [_without_loops(seg) for seg in sorted(segments, key=lambda s: s.start)]
     words = [w for seg in ordered for w in _words_of(seg)]
     sentences: list[Sentence] = []
     for group in _split_sentences(words, _unpunctuated_ends(ordered)):
         asr_text = _join([w.text.strip() for w in group])
-        tokens, corrections, scores = _correct(group, lexicon, min_confidence)
+        tokens, corrections, scores = _correct(group, lexicon, min_confidence, screen)
         text = _join([t for t in tokens if t])
         medical = _is_medical(text, lexicon)
         entities = default_tagger().tag(text) if medical else []

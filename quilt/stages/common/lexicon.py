@@ -125,10 +125,10 @@ def _in_list(word: str, words: set[str]) -> bool:
 
 
 def _score(spell_sm: SequenceMatcher[str], key_sm: SequenceMatcher[str], t_letters: str, t_key: str,
-           min_spelling: float) -> float | None:
+           min_spelling: float, min_score: float = _MIN_SCORE) -> float | None:
     """Blend of spelling and sound similarity, or None below the thresholds (cheap bounds first)."""
     key_sm.set_seq1(t_key)
-    if 0.4 + 0.6 * key_sm.real_quick_ratio() < _MIN_SCORE:
+    if 0.4 + 0.6 * key_sm.real_quick_ratio() < min_score:
         return None
     spell_sm.set_seq1(t_letters)
     if spell_sm.real_quick_ratio() < min_spelling or spell_sm.quick_ratio() < min_spelling:
@@ -137,7 +137,7 @@ def _score(spell_sm: SequenceMatcher[str], key_sm: SequenceMatcher[str], t_lette
     if spelling < min_spelling:
         return None
     score = 0.4 * spelling + 0.6 * key_sm.ratio()
-    return score if score >= _MIN_SCORE else None
+    return score if score >= min_score else None
 
 
 @dataclass
@@ -160,10 +160,12 @@ class Lexicon:
         self._medical = {w.lower() for w in self.medical_words}
         self._term_words: set[str] = set()
         self._term_tokens: dict[str, list[tuple[str, ...]]] = {}
+        self._term_spelling: dict[tuple[str, ...], str] = {}
         for term in self.terms:
             toks = tuple(_tokens(term))
             if toks:
                 self._term_tokens.setdefault(toks[0], []).append(toks)
+                self._term_spelling.setdefault(toks, term)
                 self._term_words.update(re.findall(r"[a-z0-9]+", term.lower()))
         # Short acronyms make poor targets: "PAS" would swallow any doubted "pass".
         self._targets: dict[str, list[tuple[str, str, str, list[str]]]] = {}
@@ -200,6 +202,15 @@ class Lexicon:
                 if tuple(toks[i:i + len(term)]) == term:
                     found.append(" ".join(term))
         return found
+
+    def terms_in(self, text: str) -> list[str]:
+        """The histopathology terms that occur in the text, spelled as in the term list, each once, in order."""
+        return list(dict.fromkeys(self._term_spelling[tuple(found.split())] for found in self.find_terms(text)))
+
+    def is_medical_word(self, word: str) -> bool:
+        """In the wider medical word list and not ordinary English ("psammoma", not "body")."""
+        w = word.lower()
+        return w in self._medical and not self.is_common(w)
 
     def best_match(self, span: str) -> tuple[str, float] | None:
         """The closest term to a (possibly misheard) span, or None when nothing is close enough."""

@@ -7,14 +7,16 @@ without one, or when it fails, the embedded lexicon corrector does.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from quilt.core.types import Segment, Sentence
 from quilt.stages.common.corrector import DENOISER_NAME
 from quilt.stages.common.lexicon import Lexicon, load_lexicon
+from quilt.stages.common.screen_vocab import MAX_SCREEN_TERMS
 from quilt.stages.denoise.llm import LlmDenoiser, denoise_with
 
-__all__ = ["DENOISER_NAME", "Denoised", "LlmDenoiser", "denoise_transcript", "load_lexicon"]
+__all__ = ["DENOISER_NAME", "MAX_SCREEN_TERMS", "Denoised", "LlmDenoiser", "denoise_transcript", "load_lexicon"]
 
 
 @dataclass
@@ -24,8 +26,13 @@ class Denoised:
     model: str  # the name recorded in each pair's `models["denoiser"]`
 
 
-def denoise_transcript(segments: list[Segment], lexicon: Lexicon, llm: LlmDenoiser | None = None) -> Denoised:
-    """Sentences of `segments`, corrected by `llm` (falling back to the lexicon corrector) or the lexicon alone."""
-    sentences, backend = denoise_with(llm, segments, lexicon)
+def denoise_transcript(segments: list[Segment], lexicon: Lexicon, llm: LlmDenoiser | None = None,
+                       screen_terms: Sequence[str] = ()) -> Denoised:
+    """Sentences of `segments`, corrected by `llm` (falling back to the lexicon corrector) or the lexicon alone.
+
+    `screen_terms`, the terms the lecture's slides show (the ASR stage's `Transcript.screen_terms`), are
+    preferred correction targets.
+    """
+    sentences, backend = denoise_with(llm, segments, lexicon, screen_terms)
     return Denoised(sentences=sentences, backend=backend,
                     model=backend if backend.startswith("llm:") else DENOISER_NAME)

@@ -13,6 +13,7 @@ import json
 import re
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 from quilt.core.types import Segment, Sentence
@@ -115,14 +116,17 @@ class LlmDenoiser:
         content = re.sub(r"^\s*```(?:json)?\s*|\s*```\s*$", "", content)
         return validate_reply(json.loads(content), asr_text)
 
-    def denoise(self, segments: list[Segment], lexicon: Lexicon | None = None) -> tuple[list[Sentence], str]:
+    def denoise(self, segments: list[Segment], lexicon: Lexicon | None = None,
+                screen_terms: Sequence[str] = ()) -> tuple[list[Sentence], str]:
+        """`screen_terms` (the terms the lecture's slides show) lead the candidate terms the model is given."""
         lexicon = lexicon if lexicon is not None else load_lexicon()
-        fallback = denoise(segments, lexicon)
+        fallback = denoise(segments, lexicon, screen_terms=screen_terms)
         if not fallback:
             return fallback, self.name
         asr_text = " ".join(s.asr_text for s in fallback)
+        candidates = list(dict.fromkeys([*screen_terms, *candidate_terms(lexicon, segments, fallback)]))
         try:
-            reply = self.complete(asr_text, candidate_terms(lexicon, segments, fallback))
+            reply = self.complete(asr_text, candidates[:_MAX_CANDIDATES])
         except TimeoutError:
             return fallback, f"{DENOISER_NAME} (fallback: timeout after {self.timeout_s:g}s)"
         except urllib.error.HTTPError as exc:
@@ -167,9 +171,9 @@ def _sentences_from_reply(reply: dict[str, Any], fallback: list[Sentence]) -> li
     return out
 
 
-def denoise_with(backend: LlmDenoiser | None, segments: list[Segment],
-                 lexicon: Lexicon | None = None) -> tuple[list[Sentence], str]:
+def denoise_with(backend: LlmDenoiser | None, segments: list[Segment], lexicon: Lexicon | None = None,
+                 screen_terms: Sequence[str] = ()) -> tuple[list[Sentence], str]:
     """Denoise with the LLM backend, or the lexicon corrector when `backend` is None; and the producer's label."""
     if backend is None:
-        return denoise(segments, lexicon), DENOISER_NAME
-    return backend.denoise(segments, lexicon)
+        return denoise(segments, lexicon, screen_terms=screen_terms), DENOISER_NAME
+    return backend.denoise(segments, lexicon, screen_terms)

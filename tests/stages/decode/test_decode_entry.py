@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from quilt.adapters.store import LocalStore
@@ -11,7 +12,7 @@ from quilt.core import keys
 from quilt.core.imaging import phash
 from quilt.core.types import FrameChunk, VideoFrames
 from quilt.stages import decode as decode_stage
-from quilt.stages.decode import PhashIndex, decode_lecture
+from quilt.stages.decode import OcrParams, PhashIndex, decode_lecture
 from quilt.testing.impure import clean_tissue
 from quilt.testing.slides import photo_slide
 
@@ -61,3 +62,35 @@ def test_an_audio_file_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     with pytest.raises(StageError) as err:
         decode_lecture(tmp_path / "talk.m4a", "v-1", "talk.m4a", PhashIndex(LocalStore(tmp_path), "phash"))
     assert err.value.reason == "no_video" and "talk.m4a" in str(err.value)
+
+
+@pytest.fixture
+def titled_slide(monkeypatch: pytest.MonkeyPatch) -> list[FrameChunk]:
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", (640, 360), "white")
+    ImageDraw.Draw(image).text((30, 30), "Caseating granuloma", fill="black", font=ImageFont.load_default(size=30))
+    slide = np.asarray(image)
+    tissue = clean_tissue(2)[0]
+    chunks = [FrameChunk(0.0, 5.0, slide, phash=phash(slide)), FrameChunk(5.0, 9.0, tissue, phash=phash(tissue))]
+    monkeypatch.setattr(decode_stage, "decode_frames",
+                        lambda path, params=None, limits=None: VideoFrames(9.0, chunks, has_audio=True))
+    return chunks
+
+
+def test_each_key_frame_carries_the_text_on_it(tmp_path: Path, titled_slide: list[FrameChunk]) -> None:
+    index = PhashIndex(LocalStore(tmp_path), keys.PHASH_INDEX_PREFIX)
+    decoded = decode_lecture(tmp_path / "v.mp4", "v-1", "v.mp4", index)
+    slide, tissue = decoded.key_frames
+    assert "Caseating granuloma" in slide.screen_text and slide.screen_status == "ok"
+    assert tissue.screen_status in ("ok", "empty") and "granuloma" not in tissue.screen_text.lower()
+    assert decoded.ocr_failures == 0
+
+
+@pytest.mark.parametrize("ocr", [OcrParams(command="/nonexistent/tesseract"), OcrParams(enabled=False)])
+def test_a_video_goes_on_when_ocr_is_missing_or_off(tmp_path: Path, titled_slide: list[FrameChunk],
+                                                    ocr: OcrParams) -> None:
+    index = PhashIndex(LocalStore(tmp_path), keys.PHASH_INDEX_PREFIX)
+    decoded = decode_lecture(tmp_path / "v.mp4", "v-1", "v.mp4", index, ocr=ocr)
+    assert len(decoded.key_frames) == 2 and all(k.screen_text == "" for k in decoded.key_frames)
+    assert decoded.ocr_failures == (2 if ocr.enabled else 0)

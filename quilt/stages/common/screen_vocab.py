@@ -1,0 +1,75 @@
+"""A lecture's on-screen vocabulary: the histopathology terms its slides spell, as priors for ASR and denoiser.
+
+OCR text is noisy and hostile (a slide can say anything), so only words the project already
+knows as medical become vocabulary: terms of the curated list found in the text, and longer words
+of the medical word list. Nothing from the screen is ever inserted into a transcript by itself: a
+screen term only wins a correction that the sound and spelling of what was heard already support
+(`ScreenVocabulary.match`), and only biases Whisper through its prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
+
+from quilt.stages.common.lexicon import Lexicon, _letters, _same_words, _score, phonetic_key
+
+MAX_SCREEN_TERMS = 24  # per lecture: a handful of slides' titles and captions, never a whole page's words
+_MIN_WORD_LETTERS = 6  # shorter medical-list words ("ileum" aside) are too often ordinary abbreviations
+# A term seen on the lecture's slides is preferred over the term list's best guess when its score
+# is within this margin, and may pass the corrector's threshold by the same margin.
+SCREEN_BONUS = 0.05
+
+
+def screen_terms(text: str, lexicon: Lexicon, limit: int = MAX_SCREEN_TERMS) -> list[str]:
+    """The medical vocabulary in OCR'd text: term-list terms first (as the list spells them), then medical words."""
+    terms = lexicon.terms_in(text)
+    covered = {w for term in terms for w in re.findall(r"[a-z0-9]+", term.lower())}
+    words = [w for w in re.findall(r"[A-Za-z][A-Za-z-]+[A-Za-z]", text)
+             if len(w) >= _MIN_WORD_LETTERS and w.lower() not in covered and lexicon.is_medical_word(w)]
+    return list(dict.fromkeys([*terms, *(w.lower() for w in words)]))[:limit]
+
+
+def merge_terms(groups: Iterable[Iterable[str]], limit: int = MAX_SCREEN_TERMS) -> list[str]:
+    """Several frames' terms as one list, first seen first, each once (case-insensitively)."""
+    seen: dict[str, str] = {}
+    for group in groups:
+        for term in group:
+            seen.setdefault(term.lower(), term)
+    return list(seen.values())[:limit]
+
+
+@dataclass
+class ScreenVocabulary:
+    """Correction targets seen on the lecture's slides, matched like the term list's (lexicon.py)."""
+
+    terms: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # A multi-word term's longer words are targets too: "medularry" is heard where the slide says
+        # "Medullary carcinoma", and the narrator may say the one word alone.
+        targets = [*self.terms, *(w for t in self.terms if " " in t.strip() for w in t.split() if len(w) >= 6)]
+        self._entries = [(term, _letters(term), phonetic_key(term), re.findall(r"[a-z0-9]+", term.lower()))
+                         for term in dict.fromkeys(targets) if len(_letters(term)) >= 5 and phonetic_key(term)]
+
+    def __bool__(self) -> bool:
+        return bool(self._entries)
+
+    def match(self, span: str, min_spelling: float = 0.6) -> tuple[str, float] | None:
+        """The closest screen term to a heard span and its score (sound and spelling, as the lexicon scores)."""
+        letters, key = _letters(span), phonetic_key(span)
+        if len(letters) < 4 or not key:
+            return None
+        words = re.findall(r"[a-z0-9]+", span.lower())
+        spell_sm = SequenceMatcher(None, "", letters, autojunk=False)
+        key_sm = SequenceMatcher(None, "", key, autojunk=False)
+        best: tuple[str, float] | None = None
+        for term, t_letters, t_key, t_words in self._entries:
+            if abs(len(t_letters) - len(letters)) > max(2, 0.35 * len(t_letters)) or _same_words(words, t_words):
+                continue
+            score = _score(spell_sm, key_sm, t_letters, t_key, min_spelling, min_score=0.0)
+            if score is not None and (best is None or score > best[1]):
+                best = (term, score)
+        return best
