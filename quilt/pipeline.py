@@ -12,6 +12,7 @@ from quilt.adapters import stage_params
 from quilt.adapters.config import Settings
 from quilt.adapters.store import LocalStore, ObjectStore
 from quilt.adapters.writers import JsonlPairWriter
+from quilt.core.ids import region_chunk_id
 from quilt.core.imaging import encode_jpeg
 from quilt.core.time_util import now_iso
 from quilt.core.types import ScoredChunk, StageError
@@ -159,6 +160,15 @@ class Processor:
                                           phash=chunk.phash, impurity_tags=list(view.tags),
                                           crop=list(view.crop or []), magnification=verdict.magnification,
                                           duplicate_of=frame.duplicate_of, screen_text=frame.screen_text))
+            # The frame's other histology pictures, each its own image (another video's had its own made there).
+            for number, other in enumerate([] if frame.duplicate_of else verdict.others, start=1):
+                region_id = region_chunk_id(frame.chunk_id, number)
+                jpegs[region_id] = encode_jpeg(other.view.image)
+                scored += [ScoredChunk(chunk_id=region_id, t_start=start, t_end=end, image_ref=region_id,
+                                       histo_score=other.score, keep=True, impurity_tags=list(other.view.tags),
+                                       crop=list(other.view.crop or []), magnification=other.magnification,
+                                       screen_text=frame.screen_text, region_of=frame.chunk_id)
+                           for start, end in chunk.spans()]
         done()
         outcome.kept = sum(v.keep for k, v in zip(key_frames, verdicts, strict=True) if not k.duplicate_of)
         done = self._step(outcome, "align")

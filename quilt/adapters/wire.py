@@ -60,7 +60,7 @@ def scored_from_pb(chunks: list[pb.ScoredChunk]) -> list[ScoredChunk]:
                     histo_score=c.histo_score, keep=c.keep, phash=c.chunk.phash,
                     impurity_tags=list(c.impurity_tags), crop=crop_of(c),
                     magnification=c.magnification or "unknown", duplicate_of=c.chunk.duplicate_of,
-                    screen_text=c.chunk.screen_text)
+                    screen_text=c.chunk.screen_text, region_of=c.region_of)
         for c in chunks
         for start, end in intervals_of(c.chunk)
     ]

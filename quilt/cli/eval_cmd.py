@@ -101,7 +101,8 @@ def load_pairs(pairs_dir: Path) -> tuple[list[EvalPair], int]:
         code = _image_phash(pairs_dir, record.image)
         unreadable += not code
         pairs.append(EvalPair(record.pair_id, record.video_id, record.source, float(record.t_start),
-                              float(record.t_end), record.text, record.image_id or record.image, code))
+                              float(record.t_end), record.text, record.image_id or record.image, code,
+                              tuple(int(v) for v in record.crop) if len(record.crop) == 4 else ()))
     return pairs, unreadable
 
 
@@ -212,5 +213,7 @@ def run(args: argparse.Namespace) -> int:
         except OSError as err:
             err_console.print(f"quilt eval: cannot write {args.json}: {err}", markup=False, highlight=False)
             return 2
+    if report.total.pictured or report.total.pictures:
+        print(report.total.picture_line(), flush=True)
     print(report.total.line(), flush=True)
     return 0

@@ -29,6 +29,16 @@ def chunk_id(video_id: str, t_start: float, t_end: float) -> str:
     return f"{video_id}-c{int(round(t_start * 1000)):08d}-{int(round(t_end * 1000)):08d}"
 
 
+def region_chunk_id(frame_chunk_id: str, number: int) -> str:
+    """The image id of a key frame's `number`-th other histology picture (1-based, in reading order)."""
+    return f"{frame_chunk_id}-r{number}"
+
+
+def region_pair_id(frame_pair_id: str, region_image_id: str) -> str:
+    """The pair of another picture of the same frame with the same text: the frame pair's id and that picture's."""
+    return f"p-{short_hash(frame_pair_id, region_image_id, length=20)}"
+
+
 def pair_id(video_id: str, t_start: float, t_end: float, text: str) -> str:
     """Same video, same image interval and same text give the same pair id."""
     interval = f"{t_start:.3f}-{t_end:.3f}"

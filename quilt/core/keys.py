@@ -51,6 +51,11 @@ def fov_crop_key(image_key: str) -> str:
     return image_key.removesuffix(".jpg") + "-fov.jpg"
 
 
+def region_crop_key(image_key: str, number: int) -> str:
+    """A frame's `number`-th other histology picture, cropped, next to the frame (its image id is the name)."""
+    return image_key.removesuffix(".jpg").removesuffix("-fov") + f"-r{number}.jpg"
+
+
 def frame_chunk_id(key: str) -> str:
     """The chunk id of a frame key, or of its field-of-view crop."""
     return _name_of(key).removesuffix(".jpg").removesuffix("-fov")

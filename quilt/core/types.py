@@ -240,3 +240,6 @@ class ScoredChunk:
     # kept or scored, but it still competes for the speech said over it (see align.py).
     duplicate_of: str = ""
     screen_text: str = ""  # the text OCR read on the frame
+    # Another histology picture of a frame (a second panel or micrograph): the frame's chunk id. It does not
+    # compete for sentences; it is paired with what the frame won (see align.pairing.align_video).
+    region_of: str = ""

@@ -83,6 +83,8 @@ class Segment:
     narration: str
     terms: tuple[str, ...] = ()
     repeat_of: int | None = None
+    # Where the segment's micrographs sit in the frame (x0, y0, x1, y1), when the truth says; () = not said.
+    picture_boxes: tuple[tuple[int, int, int, int], ...] = ()
 
     @property
     def expected(self) -> bool:
@@ -98,6 +100,7 @@ class Lecture:
     segments: tuple[Segment, ...]
     video_path: str = ""  # absolute path where the video is expected (next to the truth file)
     video_id: str = ""  # the id `quilt process` gives a file at video_path
+    size: tuple[int, int] | None = None  # frame width and height, when the truth says
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ class EvalPair:
     text: str
     image_id: str = ""
     phash: str = ""  # of the pair's image file; "" when it could not be read
+    crop: tuple[int, ...] = ()  # the pair's image box in the frame; () = the whole frame
 
 
 def _field(data: Mapping[str, Any], name: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -143,9 +147,42 @@ def lecture_from_dict(data: Any, video_path: str = "", video_id: str = "") -> Le
             raise TruthError(f"{where}: repeat_of must name an earlier segment")
         segments.append(Segment(start, end, str(raw.get("kind", "")), bool(_field(raw, "histology", bool, where)),
                                 bool(raw.get("medical", bool(terms))), str(raw.get("narration", "")),
-                                tuple(str(t) for t in terms), repeat_of))
+                                tuple(str(t) for t in terms), repeat_of, _boxes(raw.get("picture_boxes"), where)))
+    size: Any = data.get("size")
+    frame = (int(size[0]), int(size[1])) if _is_box_like(size, 2) else None
     return Lecture(name, str(data.get("sha256", "")), float(data.get("duration_s", 0.0)), tuple(segments),
-                   video_path, video_id)
+                   video_path, video_id, frame)
+
+
+def _is_box_like(value: Any, n: int) -> bool:
+    return (isinstance(value, list) and len(value) == n
+            and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value))
+
+
+def _boxes(raw: Any, where: str) -> tuple[tuple[int, int, int, int], ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or not all(_is_box_like(b, 4) for b in raw):
+        raise TruthError(f"{where}: picture_boxes must be a list of [x0, y0, x1, y1]")
+    return tuple((int(b[0]), int(b[1]), int(b[2]), int(b[3])) for b in raw)
+
+
+PICTURE_MIN_IOU = 0.5  # a pair's image shows the segment's picture when its box overlaps one this much
+
+
+def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(0, w) * max(0, h)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def shows_picture(pair: EvalPair, segment: Segment, size: tuple[int, int] | None) -> bool | None:
+    """Whether the pair's image is one of the segment's pictures (None: the truth gives no boxes to check)."""
+    if not segment.picture_boxes or size is None:
+        return None
+    box = tuple(pair.crop) if len(pair.crop) == 4 else (0, 0, size[0], size[1])
+    return any(_iou(box, truth) >= PICTURE_MIN_IOU for truth in segment.picture_boxes)
 
 
 def content_words(text: str) -> list[str]:
@@ -264,6 +301,10 @@ class Scores:
     recalled: int = 0
     terms: int = 0
     terms_found: int = 0
+    pictured: int = 0  # correct pairs whose segment's truth gives picture boxes
+    picture_match: int = 0  # ...and whose image is one of those pictures (its crop, or the whole frame)
+    pictures: int = 0  # pictures of expected segments (truth boxes)
+    pictures_paired: int = 0  # ...that some correct pair's image shows
 
     def add(self, other: Scores) -> Scores:
         return Scores(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
@@ -291,6 +332,13 @@ class Scores:
     def line(self) -> str:
         return (f"eval: precision={self.precision:.3f} recall={self.recall:.3f} leakage={self.leakage:.3f} "
                 f"term_acc={self.term_acc:.3f} dup={self.dup:.3f}")
+
+    def picture_line(self) -> str:
+        """How well the pairs' images match the pictures on screen (only where the truth gives boxes)."""
+        match = self.picture_match / self.pictured if self.pictured else 1.0
+        covered = self.pictures_paired / self.pictures if self.pictures else 1.0
+        return (f"eval-pictures: checked={self.pictured} image_matches_picture={match:.3f} "
+                f"pictures={self.pictures} pictures_paired={covered:.3f}")
 
 
 @dataclass
@@ -341,6 +389,7 @@ def evaluate(pairs: Iterable[EvalPair], lectures: list[Lecture]) -> EvalReport:
     """Score the pairs (in file order, which decides which of two duplicates is the later) against the lectures."""
     per_lecture = [Scores() for _ in lectures]
     texts: list[dict[int, list[str]]] = [{} for _ in lectures]  # per lecture: credited segment -> texts
+    shown: list[dict[int, set[int]]] = [{} for _ in lectures]  # per lecture: credited segment -> pictures paired
     verdicts: list[Verdict] = []
     earlier: list[EvalPair] = []
     unmatched_videos: list[str] = []
@@ -361,15 +410,28 @@ def evaluate(pairs: Iterable[EvalPair], lectures: list[Lecture]) -> EvalReport:
         if verdict.outcome == "correct" and credited is not None:
             scores.correct += 1
             texts[index].setdefault(credited, []).append(pair.text)
+            lec = lectures[index]
+            image_seg = verdict.image_segment if verdict.image_segment is not None else credited
+            match = shows_picture(pair, lec.segments[image_seg], lec.size)
+            if match is not None:
+                scores.pictured += 1
+                scores.picture_match += match
+                box = tuple(pair.crop) if len(pair.crop) == 4 else (0, 0, *lec.size)  # type: ignore[misc]
+                seen = shown[index].setdefault(image_seg, set())
+                seen.update(k for k, truth in enumerate(lec.segments[image_seg].picture_boxes)
+                            if _iou(box, truth) >= PICTURE_MIN_IOU)
         else:
             setattr(scores, verdict.outcome, getattr(scores, verdict.outcome) + 1)
     reports = []
-    for lec, scores, by_source in zip(lectures, per_lecture, texts, strict=True):
+    for lec, scores, by_source, pictured in zip(lectures, per_lecture, texts, shown, strict=True):
         report = LectureReport(lec, scores)
         for i, seg in enumerate(lec.segments):
             if not seg.expected:
                 continue
             scores.expected += 1
+            if lec.size is not None:
+                scores.pictures += len(seg.picture_boxes)
+                scores.pictures_paired += len(pictured.get(i, set()))
             if i not in by_source:
                 report.missed.append(i)
                 continue

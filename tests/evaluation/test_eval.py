@@ -259,3 +259,34 @@ def test_each_miss_is_given_its_cause_from_the_trace(tmp_path: Path, capsys: pyt
     assert out.strip().splitlines()[-1].startswith("eval: ")
     report = json.loads((tmp_path / "eval.json").read_text())
     assert report["miss_causes"]["glued"] == 2 and report["lectures"][0]["miss_causes"]["1"] == "not_medical"
+
+
+def test_a_pairs_image_must_show_the_segments_picture_where_the_truth_gives_boxes() -> None:
+    from dataclasses import replace
+
+    two = Segment(4.0, 10.0, "histology", True, True, HEPATOCYTES, ("hepatocyte",),
+                  picture_boxes=((40, 100, 600, 560), (660, 100, 1220, 560)))
+    lecture = replace(LIVER, segments=(LIVER.segments[0], two, *LIVER.segments[2:]), size=(1280, 720))
+    left = replace(_pair("left", 4.0, 10.0, HEPATOCYTES), crop=(42, 98, 598, 562))
+    right = replace(_pair("right", 4.0, 10.0, HEPATOCYTES), crop=(661, 101, 1219, 559))
+    both = replace(_pair("both", 4.0, 10.0, HEPATOCYTES), crop=(40, 100, 1220, 560))
+    whole = _pair("whole", 4.0, 10.0, HEPATOCYTES)
+    report = evaluate([left, right], [lecture]).total
+    assert (report.pictured, report.picture_match, report.pictures, report.pictures_paired) == (2, 2, 2, 2)
+    assert report.picture_line() == "eval-pictures: checked=2 image_matches_picture=1.000 pictures=2 " \
+                                    "pictures_paired=1.000"
+    report = evaluate([both, whole], [lecture]).total
+    assert (report.correct, report.pictured, report.picture_match, report.pictures_paired) == (2, 2, 0, 0)
+    # Without boxes, or without the frame size, nothing is checked.
+    assert evaluate([both], [LIVER]).total.pictured == 0
+
+
+def test_truth_picture_boxes_are_validated() -> None:
+    base = {"file": "x.mp4", "size": [640, 360], "segments": [
+        {"t_start": 0, "t_end": 5, "histology": True, "picture_boxes": [[0, 0, 640, 360]]}]}
+    assert lecture_from_dict(base).segments[0].picture_boxes == ((0, 0, 640, 360),)
+    assert lecture_from_dict(base).size == (640, 360)
+    bad = json.loads(json.dumps(base))
+    bad["segments"][0]["picture_boxes"] = [[0, 0, "x", 1]]
+    with pytest.raises(TruthError, match="picture_boxes"):
+        lecture_from_dict(bad)

@@ -117,3 +117,30 @@ def test_another_videos_image_is_scored_on_its_jpeg_and_paired_under_its_image_i
     said = [Sentence(6.3, 10.5, "The glands are lined by columnar epithelium.", "", True)]
     [pair] = align("v-1", "x.mp4", scored_from_pb(list(out.message.chunks)), said, {}, "2024-01-01T00:00:00Z")
     assert (pair.image_id, pair.image, pair.video_id) == ("v-0-c7", "frames/v-0/c7.jpg", "v-1")
+
+
+def test_each_other_picture_of_a_slide_is_stored_and_paired_as_its_own_image(tmp_path: Path) -> None:
+    from quilt.core import keys
+    from quilt.core.ids import region_chunk_id
+    from quilt.stages.histo import LocalHistoScorer
+    from tests.stages.histo.picture_slides import two_picture_slide
+
+    store = LocalStore(tmp_path)
+    image, boxes = two_picture_slide(2)
+    key = "frames/v-1/v-1-c00000000-00006000.jpg"
+    store.put_bytes(key, encode_jpeg(image))
+    frame = pb.FrameChunk(chunk_id="v-1-c00000000-00006000", t_start=0.0, t_end=6.0, image_key=key, phash="ab" * 8)
+    ctx = Context(settings=Settings(), store=store, log=structlog.get_logger(),
+                  clients={"scorer": LocalHistoScorer()})
+    result = histo_filter.handle(ctx, "media.decoded", pb.DecodedMedia(video_id="v-1", chunks=[frame]))
+    first, second = result.outputs[0].message.chunks
+    assert result.detail["more_pictures"] == 1
+    assert second.region_of == frame.chunk_id and second.chunk.chunk_id == region_chunk_id(frame.chunk_id, 1)
+    assert second.chunk.image_key == keys.region_crop_key(key, 1) and second.keep and second.chunk.phash == ""
+    stored = decode_jpeg(store.get_bytes(second.chunk.image_key))
+    assert stored.shape[:2] == (second.crop.y1 - second.crop.y0, second.crop.x1 - second.crop.x0)
+    assert keys.frame_chunk_id(second.chunk.image_key) == second.chunk.chunk_id  # takedown finds it by its id
+    sentences = [Sentence(0.5, 5.0, "Two granulomas side by side.", "two granulomas side by side.", True)]
+    pairs = align("v-1", "x.mp4", scored_from_pb(list(result.outputs[0].message.chunks)), sentences, {}, "now")
+    assert sorted(p.image for p in pairs) == sorted([first.chunk.image_key, second.chunk.image_key])
+    assert len({p.pair_id for p in pairs}) == 2 and {p.text for p in pairs} == {"Two granulomas side by side."}

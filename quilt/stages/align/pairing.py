@@ -29,12 +29,13 @@ short enough for a CLIP text encoder.
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import math
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from quilt.core.ids import pair_id
+from quilt.core.ids import pair_id, region_pair_id
 from quilt.core.records import PairRecord
 from quilt.core.types import ScoredChunk, Sentence
 from quilt.stages.align.break_at_changes import split_at_changes
@@ -336,6 +337,12 @@ def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences
     paired with it; a pair repeating one of them is dropped as a duplicate.
     """
     params = params or AlignParams()
+    # A frame's other pictures (`region_of`) share its time on screen: they take what the frame wins.
+    regions: dict[tuple[str, float, float], list[ScoredChunk]] = {}
+    for c in chunks:
+        if c.region_of:
+            regions.setdefault((c.region_of, c.t_start, c.t_end), []).append(c)
+    chunks = [c for c in chunks if not c.region_of]
     lag = estimate_lag(chunks, sentences, params.max_lag_s, params.min_lag_evidence)
     competitors = [*chunks, *unshown_spans(chunks, sentences, params.min_gap_s)]
     shown = sorted(competitors, key=lambda c: (c.t_start, c.t_end, c.chunk_id))
@@ -350,7 +357,11 @@ def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences
             continue
         group = assigned.get(index, [])
         for start, end in split_by_words([_words(s) for s, _ in group], params.max_words):
-            pairs.append(_pair(video_id, source, chunk, group[start:end], models, created_at))
+            pair = _pair(video_id, source, chunk, group[start:end], models, created_at)
+            pairs.append(pair)
+            for other in regions.get((chunk.chunk_id, chunk.t_start, chunk.t_end), []):
+                twin = _pair(video_id, source, other, group[start:end], models, created_at)
+                pairs.append(dataclasses.replace(twin, pair_id=region_pair_id(pair.pair_id, image_id_of(other))))
     phash_of = {image_id_of(c): c.phash for c in shown if pairable(c) and c.phash}
     unique, dropped = dedup_pairs(pairs, phash_of, params.dedup_max_hamming, params.dedup_min_jaccard)
     fresh, repeated = drop_known_texts(unique, earlier_texts or {}, params.dedup_min_jaccard)

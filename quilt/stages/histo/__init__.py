@@ -10,7 +10,7 @@ magnification class.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from quilt.stages.histo.model import HistoModelError
 from quilt.stages.histo.scorers import HistoScorer, LocalHistoScorer, TritonHistoScorer
 
 __all__ = ["ClipZeroShotScorer", "FrameVerdict", "HistoModelError", "HistoParams", "HistoScorer",
-           "LocalHistoScorer", "TritonHistoScorer", "filter_frames"]
+           "LocalHistoScorer", "RegionVerdict", "TritonHistoScorer", "filter_frames"]
 
 
 @dataclass(frozen=True)
@@ -30,18 +30,29 @@ class HistoParams:
 
 
 @dataclass
+class RegionVerdict:
+    """Another clear histology picture of the same frame (a second panel, a second micrograph on a slide)."""
+
+    view: FrameView  # cropped; view.crop is its box in the frame
+    score: float
+    magnification: str
+
+
+@dataclass
 class FrameVerdict:
     score: float
     keep: bool
     view: FrameView  # what was scored: the field of view when the frame was cropped, with its impurity tags
     magnification: str  # low | medium | high; "unknown" for a frame that is not kept
+    others: list[RegionVerdict] = field(default_factory=list)  # the frame's other pictures, each its own image
 
 
 def filter_frames(images: list[np.ndarray], scorer: HistoScorer, params: HistoParams) -> list[FrameVerdict]:
     """One verdict per RGB frame, in order, all scored in one `scorer.score` call.
 
     Each frame's main view and its picture regions are scored in that one call; a region that is clearly
-    histology becomes the frame's view (cropped, its box in `view.crop`), see `choose_view`.
+    histology becomes the frame's view (cropped, its box in `view.crop`), and each other clear picture of
+    the frame becomes a `RegionVerdict` of its own (see `choose_view`).
     """
     candidates = [frame_candidates(image) for image in images]
     batch: list[np.ndarray] = []
@@ -56,9 +67,12 @@ def filter_frames(images: list[np.ndarray], scorer: HistoScorer, params: HistoPa
     for c in candidates:
         main_score, region_scores = scores[at], list(scores[at + 1:at + 1 + len(c.regions)])
         at += 1 + len(c.regions)
-        view, score = choose_view(c, main_score, region_scores, params.threshold)
-        keep = score >= params.threshold
+        chosen = choose_view(c, main_score, region_scores, params.threshold)
+        keep = chosen.score >= params.threshold
         # Only kept frames become pairs, so only they pay for the (8 ms) magnification estimate.
-        magnification = magnification_class(view.image, histo_score=score) if keep else "unknown"
-        verdicts.append(FrameVerdict(score=score, keep=keep, view=view, magnification=magnification))
+        magnification = magnification_class(chosen.view.image, histo_score=chosen.score) if keep else "unknown"
+        others = [RegionVerdict(view, score, magnification_class(view.image, histo_score=score))
+                  for view, score in chosen.others] if keep else []
+        verdicts.append(FrameVerdict(score=chosen.score, keep=keep, view=chosen.view, magnification=magnification,
+                                     others=others))
     return verdicts

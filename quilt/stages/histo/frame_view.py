@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quilt.stages.histo.boxes import Box, box_area, box_iou, inside_share
+from quilt.stages.histo.boxes import Box, box_iou, inside_share
 from quilt.stages.histo.impurity import TAGS, inspect_work, is_multi_panel, prepare_work, to_full
 from quilt.stages.histo.regions import find_picture_boxes
 
@@ -24,7 +24,7 @@ from quilt.stages.histo.regions import find_picture_boxes
 REGION_MARGIN = 0.3
 SAME_BOX_IOU = 0.9  # a region this close to the chrome crop is that crop, already scored
 INSIDE_SHARE = 0.9  # a passing chrome crop yields only to a clear picture lying (almost) wholly inside it
-MAX_UNION_GROWTH = 1.5  # panels are shown as one image only when little else lies between them
+SEPARATE_IOU = 0.3  # two clear regions overlapping less than this (and neither inside the other) are two pictures
 
 
 @dataclass
@@ -79,34 +79,49 @@ def frame_view(frame: np.ndarray) -> FrameView:
     return frame_candidates(frame).main
 
 
+@dataclass
+class ChosenViews:
+    """The view a frame's verdict uses and its score, and the frame's other clear histology pictures."""
+
+    view: FrameView
+    score: float
+    others: list[tuple[FrameView, float]] = field(default_factory=list)  # each cropped, in reading order
+
+
 def choose_view(candidates: FrameCandidates, main_score: float, region_scores: list[float],
-                threshold: float) -> tuple[FrameView, float]:
-    """The view the frame's verdict uses, and its score.
+                threshold: float) -> ChosenViews:
+    """The frame's view, its score, and every other picture of the frame that is clearly histology.
 
     The main view stands unless a picture region is clearly histology (and, when the main view is a passing
     field-of-view crop, lies inside it): then the view is that region, cropped, so the slide's title, caption and
-    background never count toward the tissue's score. Several clear regions close together (panels) become
-    one view spanning them, scored by the weakest of them.
+    background never count toward the tissue's score. Every other clear region that does not overlap an
+    earlier one (panels side by side, two micrographs on one slide) is its own picture in `others`.
     """
     clear = [i for i, s in enumerate(region_scores) if s >= threshold + REGION_MARGIN]
     crop = candidates.main.crop
     if crop is not None and main_score >= threshold:  # a passing field of view yields only to a picture inside it
         clear = [i for i in clear if inside_share(candidates.regions[i], crop) >= INSIDE_SHARE]
     if not clear:
-        return candidates.main, main_score
-    best = max(clear, key=lambda i: region_scores[i])
-    chosen, score = candidates.regions[best], region_scores[best]
-    if len(clear) > 1:
-        boxes = [candidates.regions[i] for i in clear]
-        union = (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[2] for b in boxes),
-                 max(b[3] for b in boxes))
-        if box_area(union) <= MAX_UNION_GROWTH * sum(box_area(b) for b in boxes):
-            chosen, score = union, min(region_scores[i] for i in clear)
-    tags = list(candidates.main.tags)
-    several = chosen != candidates.regions[best] or best in candidates.panel_regions
-    if several and "multi_panel" not in tags:
+        return ChosenViews(candidates.main, main_score)
+    chosen: list[int] = []
+    for i in sorted(clear, key=lambda k: (-region_scores[k], candidates.regions[k])):
+        box = candidates.regions[i]
+        if all(box_iou(box, candidates.regions[k]) < SEPARATE_IOU
+               and inside_share(box, candidates.regions[k]) < SEPARATE_IOU
+               and inside_share(candidates.regions[k], box) < SEPARATE_IOU for k in chosen):
+            chosen.append(i)
+    best, rest = chosen[0], sorted(chosen[1:], key=lambda k: (candidates.regions[k][1], candidates.regions[k][0]))
+    return ChosenViews(_region_view(candidates, best), region_scores[best],
+                       [(_region_view(candidates, k), region_scores[k]) for k in rest])
+
+
+def _region_view(candidates: FrameCandidates, index: int) -> FrameView:
+    """A picture region as a view: the frame's tags, with multi_panel only for a figure of several panels."""
+    box = candidates.regions[index]
+    tags = [t for t in candidates.main.tags if t != "multi_panel"]
+    if index in candidates.panel_regions:
         tags.append("multi_panel")
-    return FrameView(image=_cut(candidates.frame, chosen), crop=chosen, tags=_in_tag_order(tags)), score
+    return FrameView(image=_cut(candidates.frame, box), crop=box, tags=_in_tag_order(tags))
 
 
 def _in_tag_order(tags: list[str]) -> list[str]:

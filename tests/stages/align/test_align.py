@@ -329,3 +329,28 @@ def test_pairs_carry_corrections_entities_and_chunk_metadata() -> None:
     assert (pair.impurity_tags, pair.crop, pair.magnification) == (["ui_chrome"], [4, 8, 100, 120], "high")
     assert pair.sub_pathology == ["hepatobiliary"]
     assert 0.9 < pair.align_score <= 1.0
+
+
+def test_a_frames_other_pictures_get_the_text_the_frame_won() -> None:
+    from dataclasses import replace
+
+    from quilt.core.ids import region_chunk_id, region_pair_id
+
+    frame, after = chunk(0.0, 6.0), chunk(6.0, 12.0, keep=False, score=0.1)
+    frame.crop = [10, 10, 300, 250]
+    other_id = region_chunk_id(frame.chunk_id, 1)
+    other = replace(frame, chunk_id=other_id, image_ref=f"{other_id}.jpg", crop=[340, 10, 630, 250], phash="",
+                    histo_score=0.97, region_of=frame.chunk_id)
+    sentences = [sent(0.5, 5.0, "The granuloma has a rim of lymphocytes."),
+                 sent(6.5, 11.0, "Caseous necrosis fills the centre.")]
+    alone = align_video("v", "s", [frame, after], sentences, {}, "t").pairs
+    both = align_video("v", "s", [frame, other, after], sentences, {}, "t").pairs
+    assert alone == [p for p in both if p.image_id == frame.chunk_id]  # the other picture competes for nothing
+    [first, twin] = both
+    assert twin.text == first.text and (twin.t_start, twin.t_end) == (first.t_start, first.t_end)
+    assert (twin.image_id, twin.image, twin.crop, twin.histo_score) == (other_id, f"{other_id}.jpg",
+                                                                       [340, 10, 630, 250], 0.97)
+    assert twin.pair_id == region_pair_id(first.pair_id, other_id) != first.pair_id
+    # A replay makes the same ids.
+    assert [p.pair_id for p in align_video("v", "s", [other, frame, after], sentences, {}, "t").pairs] == \
+        [first.pair_id, twin.pair_id]

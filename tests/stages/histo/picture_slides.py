@@ -107,6 +107,21 @@ def two_panel_slide(seed: int) -> tuple[np.ndarray, Box]:
     return np.asarray(img, dtype=np.uint8).copy(), (x0, y0, x0 + 2 * pw + gutter, y0 + ph)
 
 
+def two_picture_slide(seed: int) -> tuple[np.ndarray, list[Box]]:
+    """Two separate micrographs on one slide (a wide gap, each with its own caption): one box each."""
+    rng = np.random.default_rng(seed)
+    img, draw, ink = _slide(BACKGROUNDS[seed % len(BACKGROUNDS)], seed)
+    pw, ph, y0 = 330, 260, 90
+    xs = (40, SIZE[0] - pw - 40)
+    boxes = []
+    for k, x0 in enumerate(xs):
+        kind = TISSUE_KINDS[(seed + 2 * k) % len(TISSUE_KINDS)]
+        img.paste(Image.fromarray(tissue(kind, seed + 10 * k, (pw, ph))), (x0, y0))
+        draw.text((x0, y0 + ph + 10), f"{'AB'[k]}. " + " ".join(rng.choice(WORDS, 2)), fill=ink, font=_font(18))
+        boxes.append((x0, y0, x0 + pw, y0 + ph))
+    return np.asarray(img, dtype=np.uint8).copy(), boxes
+
+
 def text_only_slide(seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     img, draw, ink = _slide(BACKGROUNDS[seed % len(BACKGROUNDS)], seed)

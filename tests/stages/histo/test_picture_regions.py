@@ -126,3 +126,24 @@ def test_chrome_crop_is_still_the_field_of_view(seed: int, scorer: LocalHistoSco
     verdict = _verdict(image, scorer)
     assert verdict.keep and verdict.view.crop == find_tissue_box(image)
     assert "ui_chrome" in verdict.view.tags
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_two_separate_micrographs_are_two_images(seed: int, scorer: LocalHistoScorer) -> None:
+    image, truths = slides.two_picture_slide(seed)
+    verdict = _verdict(_jpeg(image), scorer)
+    assert verdict.keep and len(verdict.others) == 1, (verdict.view.crop, [o.view.crop for o in verdict.others])
+    crops = [verdict.view.crop, verdict.others[0].view.crop]
+    # Each picture is matched by one crop; neither crop spans both.
+    for truth in truths:
+        assert max(box_iou(c, truth) for c in crops if c is not None) >= 0.8, (crops, truths)
+    other = verdict.others[0]
+    assert other.score >= 0.8 and other.view.image.shape[:2] == (other.view.crop[3] - other.view.crop[1],
+                                                                 other.view.crop[2] - other.view.crop[0])
+    assert other.magnification in ("low", "medium", "high", "unknown")
+
+
+def test_a_rejected_frame_has_no_other_pictures(scorer: LocalHistoScorer) -> None:
+    for name, make in NEGATIVES.items():
+        verdict = _verdict(make(1), scorer)
+        assert not verdict.keep and verdict.others == [], name
