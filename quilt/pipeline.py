@@ -23,7 +23,6 @@ from quilt.stages.asr import (
     FasterWhisperTranscriber,
     Transcriber,
     WindowRetry,
-    lecture_screen_terms,
     load_lexicon,
     screen_shown,
     transcribe_lecture,
@@ -140,7 +139,7 @@ class Processor:
         outcome.repeated_images = decoded.repeats
         outcome.chunks = len(key_frames) - decoded.repeats
         done = self._step(outcome, "denoise")
-        denoised = denoise_transcript(heard.segments, self.lexicon, self.llm, lecture_screen_terms(shown))
+        denoised = denoise_transcript(heard.segments, self.lexicon, self.llm, shown)
         sentences = denoised.sentences
         done()
         outcome.sentences, outcome.medical = len(sentences), sum(s.medical for s in sentences)

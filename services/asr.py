@@ -25,7 +25,6 @@ from quilt.stages.asr import (
     RescueAttempt,
     TritonTranscriber,
     WindowRetry,
-    lecture_screen_terms,
     load_lexicon,
     screen_shown,
     segments_to_json,
@@ -80,14 +79,15 @@ def handle(ctx: Context, topic: str, message: Message) -> Result:
                                on_language=on_language, screen=shown)
     segments = heard.segments
     out = pb.Transcript(video_id=vid, source=message.source, model=transcriber.name,
-                        segments=segments_to_pb(segments), screen_terms=lecture_screen_terms(shown))
+                        segments=segments_to_pb(segments),
+                        screen=[pb.ScreenShown(t_start=s.t_start, t_end=s.t_end, terms=s.terms) for s in shown])
     return Result(outputs=[Output(topics.TRANSCRIPTS, vid, out)],
                   detail={"segments": len(segments), "words": sum(len(s.words) for s in segments),
                           "windows": total, "windows_retried": heard.windows_retried,
                           "holes_reheard": heard.holes_reheard, "holes_filled": heard.holes_filled,
                           "language": heard.language.detail(),
                           "sentences_reheard": len(heard.rescues), "sentences_rescued": heard.sentences_rescued,
-                          "screen_terms": len(out.screen_terms)})
+                          "screen_terms": len({t for s in shown for t in s.terms})})
 
 
 SPEC = ServiceSpec(name="asr", inputs={topics.DECODED: pb.DecodedMedia}, handle=handle, setup=setup)

@@ -66,11 +66,18 @@ def test_the_transcripts_screen_terms_steer_corrections_within_bounds(tmp_path: 
     ctx = _context(tmp_path)
     plain = denoiser.handle(ctx, "transcripts", pb.Transcript(video_id="v-1", segments=segments)).outputs[0]
     assert plain.message.sentences[0].text == "The thyroglobin stain marks the colloid."
-    seen = pb.Transcript(video_id="v-1", segments=segments, screen_terms=["thyroglobulin"])
+    seen = pb.Transcript(video_id="v-1", segments=segments,
+                         screen=[pb.ScreenShown(t_start=0.0, t_end=6.0, terms=["thyroglobulin"])])
     [out] = denoiser.handle(ctx, "transcripts", seen).outputs
     assert out.message.sentences[0].text == "The thyroglobulin stain marks the colloid."
     # A forged message with a flood of terms is cut to the first few: the term is past the cut here.
-    flood = pb.Transcript(video_id="v-1", segments=segments,
-                          screen_terms=[f"x{i}" * 200 for i in range(10_000)] + ["thyroglobulin"])
+    flood = pb.Transcript(video_id="v-1", segments=segments, screen=[pb.ScreenShown(
+        t_start=0.0, t_end=6.0, terms=[f"x{i}" * 200 for i in range(10_000)] + ["thyroglobulin"])])
     [out] = denoiser.handle(ctx, "transcripts", flood).outputs
+    assert out.message.sentences[0].text == "The thyroglobin stain marks the colloid."
+    # ...and so are spans past the limit, and spans with times that are not numbers.
+    spans = [pb.ScreenShown(t_start=1000.0 + i, t_end=1001.0 + i, terms=["colloid"]) for i in range(5000)]
+    spans += [pb.ScreenShown(t_start=float("nan"), t_end=float("inf"), terms=["thyroglobulin"]),
+              pb.ScreenShown(t_start=0.0, t_end=6.0, terms=["thyroglobulin"])]
+    [out] = denoiser.handle(ctx, "transcripts", pb.Transcript(video_id="v-1", segments=segments, screen=spans)).outputs
     assert out.message.sentences[0].text == "The thyroglobin stain marks the colloid."

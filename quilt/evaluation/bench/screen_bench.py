@@ -24,7 +24,7 @@ from quilt.stages.asr.screen_prompt import with_screen_terms
 from quilt.stages.asr.whisper import SAMPLE_RATE, Transcriber
 from quilt.stages.common.corrector import Lexicon, denoise
 from quilt.stages.common.screen_text import OcrParams, read_screen_text
-from quilt.stages.common.screen_vocab import screen_terms
+from quilt.stages.common.screen_vocab import screen_terms, shown_throughout
 from quilt.testing.slides import histology_slide
 
 # Slide looks: (background, title bar, ink). Light and dark, as lecture templates come.
@@ -123,7 +123,7 @@ def run_screen_bench(transcriber: Transcriber, corpus: Sequence[BenchSentence], 
                 " ".join(s.text.strip() for s in plain_segments),
                 " ".join(s.text for s in denoise(plain_segments, lexicon)),
                 " ".join(s.text.strip() for s in screen_segments),
-                " ".join(s.text for s in denoise(screen_segments, lexicon, screen_terms=vocabulary)))
+                " ".join(s.text for s in denoise(screen_segments, lexicon, screen=shown_throughout(vocabulary))))
             scores.utterances.append(utt)
             if on_progress is not None:
                 on_progress(utt)

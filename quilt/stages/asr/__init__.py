@@ -15,16 +15,16 @@ import numpy as np
 
 from quilt.core.types import ModelUnavailable, Segment
 from quilt.stages.asr.language import LanguageVerdict, check_language, judge_language
-from quilt.stages.asr.screen_prompt import ScreenShown, window_prompts
+from quilt.stages.asr.screen_prompt import window_prompts
 from quilt.stages.asr.term_rescue import RescueAttempt, TermRescue
 from quilt.stages.asr.whisper import FasterWhisperTranscriber, Transcriber, TritonTranscriber, segments_to_json
 from quilt.stages.asr.windows import SpeechTally, WindowRetry, transcribe_windows
 from quilt.stages.common.lexicon import Lexicon, load_lexicon
-from quilt.stages.common.screen_vocab import merge_terms, screen_terms
+from quilt.stages.common.screen_vocab import ScreenShown, screen_terms
 
 __all__ = ["AsrParams", "FasterWhisperTranscriber", "LanguageVerdict", "ModelUnavailable", "RescueAttempt",
            "ScreenShown", "TermRescue", "Transcriber", "Transcription", "TritonTranscriber", "WindowRetry",
-           "lecture_screen_terms", "load_lexicon", "screen_shown", "segments_to_json", "transcribe_lecture"]
+           "load_lexicon", "screen_shown", "segments_to_json", "transcribe_lecture"]
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,6 @@ def screen_shown(frames: Iterable[tuple[Sequence[tuple[float, float]], str]], le
         terms = tuple(screen_terms(text, lexicon)) if text else ()
         out += [ScreenShown(start, end, terms) for start, end in spans if terms]
     return out
-
-
-def lecture_screen_terms(shown: Sequence[ScreenShown]) -> list[str]:
-    """All the lecture's screen terms, first shown first: the denoiser's priors (`Transcript.screen_terms`)."""
-    return merge_terms(s.terms for s in sorted(shown, key=lambda s: s.t_start))
 
 
 def transcribe_lecture(transcriber: Transcriber, windows: Iterable[tuple[float, np.ndarray]], sample_rate: int,

@@ -10,29 +10,18 @@ prompt, and a disabled prompt ("") stays disabled.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from quilt.stages.asr.prompt import default_prompt
-from quilt.stages.common.screen_vocab import merge_terms
+from quilt.stages.common.screen_vocab import ScreenShown
+from quilt.stages.common.screen_vocab import terms_near as common_terms_near
 
 MAX_WINDOW_TERMS = 12  # Whisper keeps ~224 prompt tokens; the domain prompt takes about 90
 _MAX_TERMS_CHARS = 240
 
 
-@dataclass(frozen=True)
-class ScreenShown:
-    """Terms a slide spelled, and when it was on screen."""
-
-    t_start: float
-    t_end: float
-    terms: tuple[str, ...]
-
-
 def terms_near(shown: Sequence[ScreenShown], t_start: float, t_end: float, margin_s: float) -> list[str]:
-    """The terms of slides on screen within `margin_s` of [t_start, t_end], in order of appearance."""
-    near = sorted((s for s in shown if s.t_end >= t_start - margin_s and s.t_start <= t_end + margin_s),
-                  key=lambda s: s.t_start)
-    return merge_terms((s.terms for s in near), MAX_WINDOW_TERMS)
+    """The terms of slides on screen within `margin_s` of the window, at most MAX_WINDOW_TERMS."""
+    return common_terms_near(shown, t_start, t_end, margin_s, MAX_WINDOW_TERMS)
 
 
 def with_screen_terms(base: str, terms: Sequence[str]) -> str:

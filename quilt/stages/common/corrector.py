@@ -27,7 +27,7 @@ from quilt.stages.common.lexicon import (
     read_hunspell_words,
 )
 from quilt.stages.common.repetition import drop_loops
-from quilt.stages.common.screen_vocab import SCREEN_BONUS, ScreenVocabulary
+from quilt.stages.common.screen_vocab import SCREEN_BONUS, ScreenShown, ScreenVocabulary, terms_near
 
 __all__ = ["DENOISER_NAME", "HUNSPELL_ENGLISH", "HUNSPELL_MEDICAL", "Lexicon", "denoise", "is_chatter",
            "load_lexicon", "phonetic_key", "read_hunspell_words"]
@@ -220,22 +220,35 @@ def soft_breaks(words: list[Word], tokens: list[str], lexicon: Lexicon,
     return out
 
 
+# A sentence's screen vocabulary is what the slides showed within this many seconds of it: a narrator
+# names what is on screen, just before or after it appears, not what a slide said minutes earlier.
+SCREEN_MARGIN_S = 10.0
+
+
 def denoise(segments: list[Segment], lexicon: Lexicon | None = None,
-            min_confidence: float = 0.6, screen_terms: Sequence[str] = ()) -> list[Sentence]:
+            min_confidence: float = 0.6, screen: Sequence[ScreenShown] = ()) -> list[Sentence]:
     """Sentences with corrected text, time spans from the words and a medical flag.
 
-    `screen_terms`, the lecture's on-screen vocabulary (screen_vocab.py), are preferred targets: a
-    doubted word close to one of them becomes that term even where the term list offers another.
+    `screen`, the terms the lecture's slides spelled and when (screen_vocab.py), gives each sentence
+    preferred targets: a doubted word close to a term shown around it becomes that term even where
+    the term list offers another.
     """
     lexicon = lexicon if lexicon is not None else load_lexicon()
-    screen = ScreenVocabulary(list(screen_terms)) if screen_terms else None
+    vocabularies: dict[tuple[str, ...], ScreenVocabulary] = {}
+
+    def vocabulary_at(start: float, end: float) -> ScreenVocabulary | None:
+        terms = tuple(terms_near(screen, start, end, SCREEN_MARGIN_S)) if screen else ()
+        if not terms:
+            return None
+        return vocabularies.setdefault(terms, ScreenVocabulary(list(terms)))
     # Repetition loops go first, per segment, so a loop neither floods a sentence nor hides its end.
     ordered = [_without_loops(seg) for seg in sorted(segments, key=lambda s: s.start)]
     words = [w for seg in ordered for w in _words_of(seg)]
     sentences: list[Sentence] = []
     for group in _split_sentences(words, _unpunctuated_ends(ordered)):
         asr_text = _join([w.text.strip() for w in group])
-        tokens, corrections, scores = _correct(group, lexicon, min_confidence, screen)
+        tokens, corrections, scores = _correct(group, lexicon, min_confidence,
+                                               vocabulary_at(group[0].start, max(w.end for w in group)))
         text = _join([t for t in tokens if t])
         medical = _is_medical(text, lexicon)
         entities = default_tagger().tag(text) if medical else []

@@ -9,8 +9,9 @@ screen term only wins a correction that the sound and spelling of what was heard
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 
@@ -39,6 +40,28 @@ def merge_terms(groups: Iterable[Iterable[str]], limit: int = MAX_SCREEN_TERMS) 
         for term in group:
             seen.setdefault(term.lower(), term)
     return list(seen.values())[:limit]
+
+
+@dataclass(frozen=True)
+class ScreenShown:
+    """Terms a slide spelled, and when it was on screen."""
+
+    t_start: float
+    t_end: float
+    terms: tuple[str, ...]
+
+
+def terms_near(shown: Sequence[ScreenShown], t_start: float, t_end: float, margin_s: float,
+               limit: int = MAX_SCREEN_TERMS) -> list[str]:
+    """The terms of slides on screen within `margin_s` of [t_start, t_end], in order of appearance."""
+    near = sorted((s for s in shown if s.t_end >= t_start - margin_s and s.t_start <= t_end + margin_s),
+                  key=lambda s: s.t_start)
+    return merge_terms((s.terms for s in near), limit)
+
+
+def shown_throughout(terms: Sequence[str]) -> list[ScreenShown]:
+    """Terms taken as on screen the whole time (a single slide, a benchmark sentence)."""
+    return [ScreenShown(-math.inf, math.inf, tuple(terms))] if terms else []
 
 
 @dataclass

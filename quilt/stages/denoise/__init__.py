@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from quilt.core.types import Segment, Sentence
 from quilt.stages.common.corrector import DENOISER_NAME
 from quilt.stages.common.lexicon import Lexicon, load_lexicon
-from quilt.stages.common.screen_vocab import MAX_SCREEN_TERMS
+from quilt.stages.common.screen_vocab import MAX_SCREEN_TERMS, ScreenShown
 from quilt.stages.denoise.llm import LlmDenoiser, denoise_with
 
-__all__ = ["DENOISER_NAME", "MAX_SCREEN_TERMS", "Denoised", "LlmDenoiser", "denoise_transcript", "load_lexicon"]
+__all__ = ["DENOISER_NAME", "MAX_SCREEN_TERMS", "Denoised", "LlmDenoiser", "ScreenShown", "denoise_transcript",
+           "load_lexicon"]
 
 
 @dataclass
@@ -27,12 +28,12 @@ class Denoised:
 
 
 def denoise_transcript(segments: list[Segment], lexicon: Lexicon, llm: LlmDenoiser | None = None,
-                       screen_terms: Sequence[str] = ()) -> Denoised:
+                       screen: Sequence[ScreenShown] = ()) -> Denoised:
     """Sentences of `segments`, corrected by `llm` (falling back to the lexicon corrector) or the lexicon alone.
 
-    `screen_terms`, the terms the lecture's slides show (the ASR stage's `Transcript.screen_terms`), are
-    preferred correction targets.
+    `screen`, the terms the lecture's slides spelled and when (the ASR stage's `Transcript.screen`), gives
+    each sentence the terms shown around it as preferred correction targets.
     """
-    sentences, backend = denoise_with(llm, segments, lexicon, screen_terms)
+    sentences, backend = denoise_with(llm, segments, lexicon, screen)
     return Denoised(sentences=sentences, backend=backend,
                     model=backend if backend.startswith("llm:") else DENOISER_NAME)

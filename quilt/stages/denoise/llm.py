@@ -19,6 +19,7 @@ from typing import Any
 from quilt.core.types import Segment, Sentence
 from quilt.stages.common.corrector import DENOISER_NAME, Lexicon, denoise, load_lexicon
 from quilt.stages.common.entities import default_tagger, is_chatter
+from quilt.stages.common.screen_vocab import ScreenShown, merge_terms
 
 _MAX_CANDIDATES = 40
 _SYSTEM = (
@@ -117,14 +118,15 @@ class LlmDenoiser:
         return validate_reply(json.loads(content), asr_text)
 
     def denoise(self, segments: list[Segment], lexicon: Lexicon | None = None,
-                screen_terms: Sequence[str] = ()) -> tuple[list[Sentence], str]:
-        """`screen_terms` (the terms the lecture's slides show) lead the candidate terms the model is given."""
+                screen: Sequence[ScreenShown] = ()) -> tuple[list[Sentence], str]:
+        """The terms the lecture's slides show (`screen`) lead the candidate terms the model is given."""
         lexicon = lexicon if lexicon is not None else load_lexicon()
-        fallback = denoise(segments, lexicon, screen_terms=screen_terms)
+        fallback = denoise(segments, lexicon, screen=screen)
         if not fallback:
             return fallback, self.name
         asr_text = " ".join(s.asr_text for s in fallback)
-        candidates = list(dict.fromkeys([*screen_terms, *candidate_terms(lexicon, segments, fallback)]))
+        shown = merge_terms(s.terms for s in sorted(screen, key=lambda s: s.t_start))
+        candidates = list(dict.fromkeys([*shown, *candidate_terms(lexicon, segments, fallback)]))
         try:
             reply = self.complete(asr_text, candidates[:_MAX_CANDIDATES])
         except TimeoutError:
@@ -172,8 +174,8 @@ def _sentences_from_reply(reply: dict[str, Any], fallback: list[Sentence]) -> li
 
 
 def denoise_with(backend: LlmDenoiser | None, segments: list[Segment], lexicon: Lexicon | None = None,
-                 screen_terms: Sequence[str] = ()) -> tuple[list[Sentence], str]:
+                 screen: Sequence[ScreenShown] = ()) -> tuple[list[Sentence], str]:
     """Denoise with the LLM backend, or the lexicon corrector when `backend` is None; and the producer's label."""
     if backend is None:
-        return denoise(segments, lexicon, screen_terms=screen_terms), DENOISER_NAME
-    return backend.denoise(segments, lexicon, screen_terms)
+        return denoise(segments, lexicon, screen=screen), DENOISER_NAME
+    return backend.denoise(segments, lexicon, screen)
