@@ -164,3 +164,27 @@ def test_a_slide_another_lecture_showed_first_gets_new_words_under_its_image_and
     assert len(list((tmp_path / "out" / "images").glob("*.jpg"))) == len({r.image_id for r in records})
     # The re-upload repeats every picture and every sentence: nothing new, all counted as duplicates.
     assert by_video[outcomes[2].video_id] == [] and outcomes[2].duplicates == len(by_video[outcomes[1].video_id])
+
+
+@pytest.mark.parametrize("ocr_command", ["sleep-then-fail", "missing"])
+def test_a_failing_or_hung_ocr_never_stops_a_video(tmp_path: Path, ocr_command: str) -> None:
+    import stat
+
+    from quilt.stages.decode import OcrParams
+
+    video = tmp_path / "lecture.mp4"
+    make_lecture(video, LECTURE)
+    command = str(tmp_path / "no-such-tesseract")
+    if ocr_command == "sleep-then-fail":  # hangs past its timeout on one call, crashes on the next
+        script = tmp_path / "bad-ocr"
+        script.write_text(f"#!/bin/sh\nif [ -e {tmp_path}/once ]; then exit 9; fi\ntouch {tmp_path}/once\nsleep 30\n")
+        script.chmod(script.stat().st_mode | stat.S_IEXEC)
+        command = str(script)
+    processor = Processor(tmp_path / "out", ocr=OcrParams(command=command, timeout_s=0.5))
+    outcome = processor.run(str(video))
+    processor.close()
+    assert outcome.error == "" and outcome.pairs >= 1
+    assert outcome.ocr_failures == outcome.chunks + outcome.repeated_images >= 2
+    [record, *_] = read_pairs_jsonl(tmp_path / "out" / "pairs.jsonl")
+    assert record.screen_text == "" and "lymphocytes" in record.text.lower()
+
