@@ -18,6 +18,12 @@ def box_iou(a: Box, b: Box) -> float:
     return overlap_area(a, b) / union if union > 0 else 0.0
 
 
+def intersection(a: Box, b: Box) -> Box | None:
+    """The overlap of two boxes, or None when they do not overlap."""
+    box = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+    return box if box[2] > box[0] and box[3] > box[1] else None
+
+
 def inside_share(inner: Box, outer: Box) -> float:
     """Share of `inner`'s area that lies inside `outer`."""
     return overlap_area(inner, outer) / max(box_area(inner), 1)

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from quilt.stages.histo.boxes import Box, box_iou, inside_share
+from quilt.stages.histo.borders import letterbox_box
+from quilt.stages.histo.boxes import Box, box_iou, inside_share, intersection
 from quilt.stages.histo.impurity import TAGS, inspect_work, is_multi_panel, prepare_work, to_full
 from quilt.stages.histo.regions import find_picture_boxes
 
@@ -56,6 +57,10 @@ def frame_candidates(frame: np.ndarray) -> FrameCandidates:
     arr = np.asarray(frame)
     work = prepare_work(arr)
     crop, tags = inspect_work(work, arr.shape)
+    # Letterbox or pillarbox bars are never part of the picture, whether or not chrome was found around it.
+    bars = letterbox_box(arr)
+    if bars is not None:
+        crop = bars if crop is None else (intersection(crop, bars) or crop)
     main = FrameView(image=_cut(arr, crop) if crop else np.ascontiguousarray(arr), crop=crop, tags=tags)
     regions: list[Box] = []
     panels: set[int] = set()
