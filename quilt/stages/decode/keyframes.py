@@ -52,7 +52,8 @@ __all__ = ["DecodeParams", "MediaLimits", "decode_frames", "decode_video", "iter
 _EPS = 1e-6
 
 # v3: stability and the chunk picture tolerate camera shake, slow drift and slow zoom.
-DECODER_NAME = "pyav-stable-chunks-v3"
+# v4: a slow drift across one field (every piece 2.25 s or longer) is one chunk by default.
+DECODER_NAME = "pyav-stable-chunks-v4"
 AUDIO_RATE = 16000
 AUDIO_WINDOW_S = 30.0  # audio travels between stages in windows of this length
 

@@ -42,11 +42,15 @@ class DecodeParams:
     # view stay one chunk for 3 s or more, the 2 %/s and faster zooms the decoder must reject
     # (Quilt's "zoom is motion") pass it within 2.5 s. 0 turns zoom estimation off.
     max_zoom: float = 0.04
-    # Count pieces of a view that crept on past those bounds sample by sample (each too short to
-    # be a chunk) as one run for `min_duration_s`. Off: the tuning suite's slowest pan (0.6 % of
-    # the width a second, which Quilt's semantics call motion) creeps at the same speed as the
-    # faster slow-zoom-with-pan views, so turning it on makes such pans one chunk too.
-    chain_drift_pieces: bool = False
+    # Count pieces of a view that crept on past those bounds (each too short to be a chunk) as one
+    # run for `min_duration_s`: a slowly drifting view of one field is one chunk...
+    chain_drift_pieces: bool = True
+    # ...but only a slow drift: every piece before must have lasted this long before it left its
+    # bounds (at 2 samples a second: 5 samples), i.e. the view moved under ~0.5 % of its side or
+    # zoomed under ~1.6 % a second. The slowest pan the decoder must reject (0.6 %/s, Quilt's "a pan
+    # is motion") and a 2 %/s zoom leave their bounds within 2 s; a slow drift across one field
+    # (a lecturer easing the stage or the zoom) takes 2.5 s or more per piece.
+    chain_min_piece_s: float = 2.25
     min_duration_s: float = 3.0
     # Five evenly spaced frames already outvote a pointer or an annotation seen in two of
     # them; each extra frame costs more than it removes (the median is a sorting network).

@@ -119,6 +119,8 @@ class Run:
         self.drifted_from_previous = False  # began where the view crept past the previous run's bounds
         # Where the view's creeping began, for DecodeParams.chain_drift_pieces (else t_start).
         self.chain_start = t_start
+        # Every piece of the creep so far lasted chain_min_piece_s: a slow drift, not a pan.
+        self.slow_creep = True
 
     def wants(self) -> bool:
         """Whether the next frame (index `count`) would be kept; lets the caller skip RGB conversion."""
@@ -252,7 +254,9 @@ class ChunkFinder:
             run = self._run = Run(t, self.params.max_median_frames, anchor=thumb)
             run.drifted_from_previous = self._drifted
             if self._drifted and self.params.chain_drift_pieces and before is not None:
-                run.chain_start = before.chain_start
+                run.slow_creep = before.slow_creep and t - before.t_start + _EPS >= self.params.chain_min_piece_s
+                if run.slow_creep:
+                    run.chain_start = before.chain_start
             shift, zoom = (0.0, 0.0), 1.0
         run.add(t, rgb, shift, zoom)
 

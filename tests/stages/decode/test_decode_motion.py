@@ -159,11 +159,16 @@ def test_long_slow_zoom_stays_one_chunk(tmp_path: Path) -> None:
     assert len(chunks) == 1 and chunks[0].t_start == 0.0 and chunks[0].t_end >= 8.0
 
 
-def test_chaining_drift_pieces_is_opt_in(tmp_path: Path) -> None:
-    """A pan creeping at 2 px/s (320x240) ends runs every ~2 s: motion by default (Quilt's semantics),
-    one chunk when DecodeParams.chain_drift_pieces joins the pieces."""
-    path = tmp_path / "creep.mp4"
-    make_lecture(path, [SlideSpec("histology", 8.0, "", seed=3, motion="pan", motion_rate=2.0)], with_audio=False)
-    assert decode_frames(path).chunks == []
-    chained = decode_frames(path, DecodeParams(chain_drift_pieces=True)).chunks
+def test_a_slow_drift_is_one_chunk_a_pan_is_motion(tmp_path: Path) -> None:
+    """A view creeping at 1.5 px/s (320x240, 0.47 %/s) leaves its bounds every 2.5 s or more: one field,
+    one chunk, pictured by one frame. At 2 px/s (0.6 %/s) the pieces last 2 s: a pan, no chunk (Quilt's
+    semantics for a pan), also when one piece late in the pan happens to last 2.5 s.
+    DecodeParams(chain_drift_pieces=False) keeps every piece apart."""
+    slow, pan = tmp_path / "creep.mp4", tmp_path / "pan.mp4"
+    make_lecture(slow, [SlideSpec("histology", 8.0, "", seed=3, motion="pan", motion_rate=1.5)], with_audio=False)
+    make_lecture(pan, [SlideSpec("histology", 10.0, "", seed=3, motion="pan", motion_rate=2.0)], with_audio=False)
+    chained = decode_frames(slow).chunks
     assert [(c.t_start, c.t_end) for c in chained] == [(0.0, 8.0)]
+    assert decode_frames(pan).chunks == []
+    apart = decode_frames(slow, DecodeParams(chain_drift_pieces=False)).chunks
+    assert all(c.t_end - c.t_start <= 3.5 for c in apart)  # at most a piece that happened to last 3 s
