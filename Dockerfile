@@ -38,9 +38,11 @@ RUN python scripts/gen_protos.py \
 FROM python:3.11.14-slim-bookworm AS services
 # hunspell-en-med and hunspell-en-us: word lists the denoiser reads at run time
 # (quilt/stages/common/lexicon.py; the medical list's licence keeps it out of the package).
+# tesseract-ocr with its English model: the decoder reads the words on each key frame
+# (quilt/stages/common/screen_text.py; without it the frames simply have no screen text).
 # Media decoding needs no system libraries: PyAV's wheel bundles FFmpeg.
 RUN apt-get update \
- && apt-get install -y --no-install-recommends hunspell-en-med hunspell-en-us \
+ && apt-get install -y --no-install-recommends hunspell-en-med hunspell-en-us tesseract-ocr tesseract-ocr-eng \
  && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 quilt \
  && useradd --system --uid 10001 --gid quilt --home-dir /home/quilt --create-home quilt
