@@ -6,6 +6,8 @@ import argparse
 import json
 from typing import Any
 
+from rich.markup import escape
+
 from .ui import console, err_console
 
 DESCRIPTION = ("Every message a service could not handle ends on the dead-letter topic with its stage, reason, "
@@ -104,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"{verb} {item.letter.video_id} ({item.letter.stage}: {item.letter.reason}) -> "
                       f"{item.letter.input_topic}")
     for item in outcome.refused:
-        err_console.print(f"[yellow]cannot replay[/yellow] {item.partition}:{item.offset}: {item.letter.message}")
+        why = outcome.why.get((item.partition, item.offset)) or item.letter.message
+        err_console.print(f"[yellow]cannot replay[/yellow] {item.partition}:{item.offset}: {escape(why)}",
+                          highlight=False)
     print(f"replay: replayed={0 if args.dry_run else len(outcome.replayed)} skipped={len(outcome.skipped)} "
           f"refused={len(outcome.refused)}" + (f" dry_run={len(outcome.replayed)}" if args.dry_run else ""),
           flush=True)

@@ -3,7 +3,9 @@
 Every service sends a message it cannot handle (unparseable, a StageError, or a transient error that
 outlived its retries) to the dead-letter topic with the original bytes, so nothing is lost: once the
 cause is fixed (a model loaded, a bucket back, a bug deployed away), `replay` puts the original
-message back on its input topic. A replay leaves a marker per letter in the bucket
+message back on its input topic. A letter is checked before it is sent (`replay_refusal`): only to its own
+stage's input topic, only bytes that parse as that topic's message type, only for the video it names, so a
+forged letter cannot put junk on the pair topic or any other. A replay leaves a marker per letter in the bucket
 (`dlq/replayed/<topic>-<partition>-<offset>.json`), so running it twice does not send a letter twice;
 the stages are idempotent anyway, so even a forced second replay duplicates no pair.
 """
@@ -11,7 +13,7 @@ the stages are idempotent anyway, so even a forced second replay duplicates no p
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from google.protobuf.message import DecodeError, Message
 
@@ -74,17 +76,39 @@ def read_letters(settings: Settings, idle_timeout_s: float = 2.0) -> list[Letter
     return list(parse_letters(read_all(settings, topics.DEADLETTER, idle_timeout_s=idle_timeout_s)))
 
 
-def input_types(settings: Settings) -> dict[str, type[Message]]:
-    """Full topic name -> the message type the service reading it expects (from each service's spec)."""
+def stage_inputs(settings: Settings) -> dict[str, dict[str, type[Message]]]:
+    """Stage (service) name -> its input topics (full names) and the message type each carries."""
     from importlib import import_module
 
     from quilt.adapters.config import SERVICES
 
-    found: dict[str, type[Message]] = {}
-    for name in SERVICES:
-        for topic, kind in import_module(f"services.{name}").SPEC.inputs.items():
-            found[settings.topic(topic)] = kind
-    return found
+    return {name: {settings.topic(topic): kind for topic, kind in import_module(f"services.{name}").SPEC.inputs.items()}
+            for name in SERVICES}
+
+
+def input_types(settings: Settings) -> dict[str, type[Message]]:
+    """Full topic name -> the message type the service reading it expects (from each service's spec)."""
+    return {topic: kind for inputs in stage_inputs(settings).values() for topic, kind in inputs.items()}
+
+
+def replay_refusal(letter: pb.DeadLetter, inputs: dict[str, dict[str, type[Message]]]) -> str:
+    """Why this letter must not be replayed ("" when it may be): a letter is data anyone able to produce
+    could have forged, so it goes back only to its own stage's input topic, as that topic's message type,
+    for the video it names."""
+    topics_of_stage = inputs.get(letter.stage)
+    if topics_of_stage is None:
+        return f"names no stage of this pipeline ({letter.stage[:40]!r})"
+    kind = topics_of_stage.get(letter.input_topic)
+    if kind is None:
+        return f"{letter.input_topic[:60]!r} is not an input topic of the {letter.stage} stage"
+    try:
+        message = kind.FromString(bytes(letter.input_value))
+    except DecodeError:
+        return f"its bytes are not a {kind.__name__}, the message type of {letter.input_topic}"
+    named = getattr(message, "video_id", "")
+    if named != letter.video_id:
+        return f"its message is for video {named[:40]!r}, the letter for {letter.video_id[:40]!r}"
+    return ""
 
 
 def replayed(store: ObjectStore, item: Letter) -> bool:
@@ -96,6 +120,7 @@ class ReplayOutcome:
     replayed: list[Letter]
     skipped: list[Letter]  # replayed before (marker present) and not forced
     refused: list[Letter]  # an unreadable or truncated letter, no input topic, or a message bad in itself
+    why: dict[tuple[int, int], str] = field(default_factory=dict)  # (partition, offset) of a refused letter -> why
 
 
 def replay(settings: Settings, store: ObjectStore, letters: Iterable[Letter], *, again: bool = False,
@@ -103,11 +128,14 @@ def replay(settings: Settings, store: ObjectStore, letters: Iterable[Letter], *,
     """Put each letter's original message back on its input topic, acknowledged by the broker, then mark it."""
     outcome = ReplayOutcome([], [], [])
     todo = []
+    inputs = stage_inputs(settings)
     for item in letters:
         letter = item.letter
+        refusal = replay_refusal(letter, inputs) if item.readable and letter.input_topic else ""
         if (not item.readable or not letter.input_topic or letter.input_truncated
-                or letter.reason in UNREPLAYABLE):
+                or letter.reason in UNREPLAYABLE or refusal):
             outcome.refused.append(item)
+            outcome.why[(item.partition, item.offset)] = refusal or letter.message
         elif replayed(store, item) and not again:
             outcome.skipped.append(item)
         else:
