@@ -7,6 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from rich.markup import escape
+
+from quilt.core.keys import quarantine_key
+
 DESCRIPTION = ("Withdraw a video at its owner's request: write the marker takedowns/VIDEO_ID.json, publish a "
                "tombstone (key VIDEO_ID, no value, header quilt-tombstone) on the pair topic so consumers delete "
                "too, mask the pairs other videos made on its images out of their WebDataset shards and Parquet "
@@ -151,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     if report.masked_elsewhere:
         for other, pairs in sorted(report.masked_elsewhere.items()):
             console.print(f"masked {len(pairs)} pair(s) of {other} on {video_id}'s images")
+    for key in report.quarantined:
+        err_console.print(f"[yellow]warning:[/] {escape(key)} could not be read as a shard: moved to "
+                          f"{escape(quarantine_key(key))}")
     console.print(f"deleted {report.objects_deleted} object(s) ({report.pairs_deleted} pair record(s)), removed "
                   f"{report.index_entries_removed} index entries, rewrote {report.shards_rewritten} shard(s)"
                   + ("" if report.tombstone_published else "; no tombstone published"))

@@ -19,6 +19,7 @@ JOIN_STATE_PREFIX = "state/aligner/"
 STATUS_PREFIX = "status/"
 TAKEDOWN_PREFIX = "takedowns/"
 DLQ_REPLAYED_PREFIX = "dlq/replayed"
+QUARANTINE_PREFIX = "quarantine/"  # objects an operator tool could not read, moved aside with their key kept
 SUBSCRIPTIONS_PREFIX = "subscriptions"
 CHECKPOINT_PREFIX = "training/run"  # the trainer's default; its config may name another
 
@@ -54,6 +55,11 @@ def fov_crop_key(image_key: str) -> str:
 def region_crop_key(image_key: str, number: int) -> str:
     """A frame's `number`-th other histology picture, cropped, next to the frame (its image id is the name)."""
     return image_key.removesuffix(".jpg").removesuffix("-fov") + f"-r{number}.jpg"
+
+
+def quarantine_key(key: str) -> str:
+    """Where an unreadable object is moved: under quarantine/, keeping its whole key."""
+    return QUARANTINE_PREFIX + key
 
 
 def frame_chunk_id(key: str) -> str:

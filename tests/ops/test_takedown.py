@@ -605,3 +605,18 @@ def test_the_fetcher_refuses_a_taken_down_video(tmp_path: Path) -> None:
         fetcher.handle(ctx, "videos.requested", request)
     assert refused.value.reason == "taken_down" and request.video_id in str(refused.value)
     assert not list(store.list("videos/"))  # nothing was fetched
+
+
+def test_a_junk_object_among_the_shards_is_quarantined_and_the_takedown_completes(layout: Layout) -> None:
+    store, a, b = layout.store, layout.a, layout.b
+    masked = layout.pair_on(b, a)
+    [kept] = [p for p in layout.pairs[b] if p is not masked]
+    junk = f"pairs/shards/{b}-00001.tar"
+    store.put_bytes(junk, b"this is not a tar archive")
+
+    report = takedown(store, a)
+
+    assert report.quarantined == [junk] and not store.exists(junk)
+    assert store.get_bytes(keys.quarantine_key(junk)) == b"this is not a tar archive"
+    assert dict(shard_pairs(store, b)).keys() == {kept.pair_id}  # the masking went on past the junk
+    assert [k for prefix in video_prefixes(a) for k in store.list(prefix)] == [] and report.state == "done"

@@ -51,13 +51,29 @@ def _row_record(row: dict[str, Any]) -> PairRecord:
                       histo_score=0.0)
 
 
-def mask_pairs(store: ObjectStore, other: str, drop: Callable[[PairRecord], bool]) -> tuple[set[str], int]:
+def _readable_members(store: ObjectStore, name: str, quarantined: list[str] | None) -> list[tuple[PairRecord, bytes]]:
+    """The shard's pairs; an object that is no shard (junk under pairs/shards/) is moved to quarantine/ instead."""
+    data = store.get_bytes(name)
+    try:
+        return _shard_members(data)
+    except (tarfile.TarError, ValueError, KeyError, TypeError, UnicodeDecodeError, EOFError):
+        store.put_bytes(keys.quarantine_key(name), data)
+        store.delete(name)
+        if quarantined is not None:
+            quarantined.append(name)
+        return []
+
+
+def mask_pairs(store: ObjectStore, other: str, drop: Callable[[PairRecord], bool],
+               quarantined: list[str] | None = None) -> tuple[set[str], int]:
     """Rewrite `other`'s shards and Parquet index without the pairs `drop` picks: (pair ids removed, shards written).
 
     Shards are read in order, each whole before any shard of that number is written again, and a
     pair only ever moves to a lower-numbered shard; so a crash midway leaves every kept pair in some
     shard (perhaps twice, until the rerun, which drops the repeat by pair id). The index is written
     last: while it still lists a masked pair, the rewrite has not finished and a rerun redoes it.
+    An object among the shards that cannot be read as one is moved to quarantine/ (its key appended to
+    `quarantined`) and the rewrite goes on: one junk object must not keep a withdrawn video's pairs alive.
     """
     from quilt.adapters.writers import WebDatasetShardWriter
 
@@ -70,7 +86,7 @@ def mask_pairs(store: ObjectStore, other: str, drop: Callable[[PairRecord], bool
     removed: set[str] = set()
     writer: WebDatasetShardWriter | None = None
     for number, name in enumerate(names):
-        members = _shard_members(store.get_bytes(name))
+        members = _readable_members(store, name, quarantined)
         if writer is None:
             size = len(members) if len(names) > 1 and number == 0 and members else DEFAULT_SHARD_PAIRS
             writer = WebDatasetShardWriter(store, keys.PAIRS_PREFIX, other, max_pairs=size)

@@ -56,6 +56,7 @@ class TakedownReport:
     tombstone_published: bool = False  # on the pair topic (by this run or an earlier one)
     deleted_by_prefix: dict[str, int] = field(default_factory=dict)
     masked_elsewhere: dict[str, list[str]] = field(default_factory=dict)  # other video -> pair ids masked
+    quarantined: list[str] = field(default_factory=list)  # unreadable objects moved to quarantine/ on the way
     already_done: bool = False  # the marker said "done" before this run
     state: str = "done"
 
@@ -111,7 +112,7 @@ def takedown(store: ObjectStore, video_id: str, *, reason: str = "", publish: Pu
     # 3. Other videos' pairs on the video's images, and their join states.
     for other in sorted((set(footprint.masked) | set(current.states)) - {video_id}):
         wanted = set(footprint.masked.get(other, ()))
-        removed, written = mask_pairs(store, other, masker(video_id, wanted))
+        removed, written = mask_pairs(store, other, masker(video_id, wanted), report.quarantined)
         if wanted or removed:
             footprint.masked[other] = wanted | removed
         records = {p for p in wanted | removed if store.exists(keys.pair_key(other, p))}
