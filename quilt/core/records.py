@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,7 +49,55 @@ class PairRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PairRecord:
+        """The record of a parsed JSON object; ValueError for a missing field or one of the wrong type."""
+        if not isinstance(data, dict):
+            raise ValueError("a pair record is a JSON object")
         missing = [name for name in REQUIRED_FIELDS if name not in data]
         if missing:
             raise ValueError(f"pair record lacks fields: {', '.join(missing)}")
+        problem = field_problem(data)
+        if problem:
+            raise ValueError(f"pair record {str(data.get('pair_id'))[:40]!r}: {problem}")
         return cls(**{name: data[name] for name in PAIR_FIELDS if name in data})
+
+
+_STRINGS = ("pair_id", "video_id", "source", "image", "text", "asr_text", "created_at", "image_id",
+            "magnification", "screen_text")
+_NUMBERS = ("t_start", "t_end", "histo_score", "align_score")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _strings(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _string_map(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+
+
+def field_problem(data: dict[str, Any]) -> str:
+    """The first field of a record that does not have its type ("" when all do): a record is data from
+    the outside (a bucket object, a topic message, a line of a file), and readers must not crash on it."""
+    for name in _STRINGS:
+        if name in data and not isinstance(data[name], str):
+            return f"{name} must be a string, not {type(data[name]).__name__}"
+    for name in _NUMBERS:
+        if name in data and not _number(data[name]):
+            return f"{name} must be a finite number"
+    for name in ("impurity_tags", "sub_pathology"):
+        if name in data and not _strings(data[name]):
+            return f"{name} must be a list of strings"
+    for name in ("models", "corrections"):
+        if name in data and not _string_map(data[name]):
+            return f"{name} must map strings to strings"
+    if "entities" in data and not (isinstance(data["entities"], list)
+                                   and all(_string_map(e) for e in data["entities"])):
+        return "entities must be a list of objects of strings"
+    crop = data.get("crop", [])
+    if not (isinstance(crop, list) and len(crop) in (0, 4) and all(isinstance(v, int) and not isinstance(v, bool)
+                                                                     for v in crop)):
+        return "crop must be [] or four integers"
+    return ""

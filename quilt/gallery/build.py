@@ -58,16 +58,23 @@ def write_page(source: PairSource, out: Path, limit: int, title: str, in_place: 
     records = newest_first(source.records())[:limit]
     out.mkdir(parents=True, exist_ok=True)
     items: list[Item] = []
+    missing = 0
     for group in group_by_image((record, "") for record in records):
         first = group[0][0]
         src = first.image if in_place else f"images/{image_name(first)}"
         if not in_place:
             target = out / src
             if not target.exists():  # a rerun of the demo keeps the images it already copied
+                try:
+                    data = source.image_bytes(first)
+                except (KeyError, OSError):  # a record naming an image that is not there: left out, counted
+                    missing += len(group)
+                    continue
                 target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(source.image_bytes(first))
+                target.write_bytes(data)
         items += [(record, src) for record, _ in group]
-    (out / "index.html").write_text(render(items, title, f"from {source.description}"), encoding="utf-8")
+    note = f"; {missing} pair(s) left out, their image is missing" if missing else ""
+    (out / "index.html").write_text(render(items, title, f"from {source.description}{note}"), encoding="utf-8")
     return len(items)
 
 

@@ -186,3 +186,29 @@ def test_served_page_rereads_the_store_and_serves_images_from_it(live: tuple[Loc
     assert _get(url + "/images/unknown.jpg")[0] == 404
     assert _get(url + "/images/..%2F..%2Fpairs%2Frecords%2Fv-1%2Fp-1.json")[0] == 404
     assert _get(url + "/etc/passwd")[0] == 404
+
+
+def test_a_bad_record_or_a_missing_image_never_blanks_the_gallery(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path / "bucket")
+    for n in (1, 2):
+        _store_pair(store, _record(n, f"Slide {n} shows glandular epithelium."), n)
+    numeric = _record(3, "Slide 3 has a numeric created_at.").to_dict() | {"created_at": 1764547200}
+    put_json(store, "pairs/records/v-1/p-3.json", numeric)
+    put_json(store, "pairs/records/v-1/p-4.json", _record(4, "Slide 4 names a missing image.").to_dict())
+    out = tmp_path / "page"
+    assert gallery.from_bucket(store, out, limit=10) == 2
+    page = (out / "index.html").read_text()
+    assert "Slide 1" in page and "Slide 2" in page and "Slide 3" not in page and "Slide 4" not in page
+    assert "1 pair(s) left out, their image is missing" in page
+    # The live page reads the same records: the numeric one is skipped there too.
+    assert [r.pair_id for r in BucketSource(store).records()].count("p-3") == 0
+
+
+def test_records_with_fields_of_the_wrong_type_are_refused_by_name() -> None:
+    good = _record(1, "Fine.").to_dict()
+    assert PairRecord.from_dict(good) == _record(1, "Fine.")
+    for field, value in [("created_at", 12), ("t_start", "0"), ("t_end", float("nan")), ("histo_score", True),
+                         ("models", {"asr": 1}), ("impurity_tags", "person"), ("crop", [1, 2, 3]),
+                         ("entities", [{"text": 1}]), ("screen_text", None)]:
+        with pytest.raises(ValueError, match=field):
+            PairRecord.from_dict(good | {field: value})
