@@ -140,6 +140,53 @@ def _score(spell_sm: SequenceMatcher[str], key_sm: SequenceMatcher[str], t_lette
     return score if score >= min_score else None
 
 
+# A correction target, indexed once: (term, its letters, its sound key, its words).
+Target = tuple[str, str, str, list[str]]
+
+
+def as_target(term: str) -> Target | None:
+    """The term as a correction target, or None: short acronyms make poor targets ("PAS" would swallow
+    any doubted "pass")."""
+    t_letters, t_key = _letters(term), phonetic_key(term)
+    if len(t_letters) < 5 or not t_key:
+        return None
+    return term, t_letters, t_key, re.findall(r"[a-z0-9]+", term.lower())
+
+
+@dataclass
+class HeardSpan:
+    """A heard span, indexed once for matching against many targets."""
+
+    letters: str
+    key: str
+    words: list[str]
+    spell_sm: SequenceMatcher[str]
+    key_sm: SequenceMatcher[str]
+
+    @classmethod
+    def of(cls, span: str) -> HeardSpan | None:
+        """None for a span too short to match anything."""
+        letters, key = _letters(span), phonetic_key(span)
+        if len(letters) < _MIN_LETTERS or not key:
+            return None
+        # The span is the indexed side (seq2) of both matchers, so it is indexed once, not per target.
+        return cls(letters, key, re.findall(r"[a-z0-9]+", span.lower()),
+                   SequenceMatcher(None, "", letters, autojunk=False), SequenceMatcher(None, "", key, autojunk=False))
+
+    def closest(self, targets: Iterable[Target], min_score: float = _MIN_SCORE) -> tuple[str, float] | None:
+        """The best-scoring target of a close length that would change more than an inflection."""
+        best: tuple[str, float] | None = None
+        for term, t_letters, t_key, t_words in targets:
+            if abs(len(t_letters) - len(self.letters)) > max(2, 0.35 * len(t_letters)):
+                continue
+            if _same_words(self.words, t_words):
+                continue
+            score = _score(self.spell_sm, self.key_sm, t_letters, t_key, _MIN_SPELLING, min_score)
+            if score is not None and (best is None or score > best[1]):
+                best = (term, score)
+        return best
+
+
 @dataclass
 class Lexicon:
     """Histopathology terms (correction targets, the medical test) plus lists of known words.
@@ -167,13 +214,11 @@ class Lexicon:
                 self._term_tokens.setdefault(toks[0], []).append(toks)
                 self._term_spelling.setdefault(toks, term)
                 self._term_words.update(re.findall(r"[a-z0-9]+", term.lower()))
-        # Short acronyms make poor targets: "PAS" would swallow any doubted "pass".
-        self._targets: dict[str, list[tuple[str, str, str, list[str]]]] = {}
+        self._targets: dict[str, list[Target]] = {}
         for term in self.terms:
-            t_letters, t_key = _letters(term), phonetic_key(term)
-            if len(t_letters) >= 5 and t_key:
-                entry = (term, t_letters, t_key, re.findall(r"[a-z0-9]+", term.lower()))
-                self._targets.setdefault(t_key[0], []).append(entry)
+            entry = as_target(term)
+            if entry is not None:
+                self._targets.setdefault(entry[2][0], []).append(entry)
         self._by_key: dict[str, list[str]] = {}
         for word in self.medical_words:
             if word.islower() and len(word) >= 6:  # brand names and short words stay out
@@ -221,29 +266,18 @@ class Lexicon:
         return self._cache[span]
 
     def _best_match(self, span: str) -> tuple[str, float] | None:
-        letters, key = _letters(span), phonetic_key(span)
-        if len(letters) < _MIN_LETTERS or not key:
+        heard = HeardSpan.of(span)
+        if heard is None:
             return None
-        words = re.findall(r"[a-z0-9]+", span.lower())
-        # The span is the indexed side (seq2) of both matchers, so it is indexed once, not per term.
-        spell_sm = SequenceMatcher(None, "", letters, autojunk=False)
-        key_sm = SequenceMatcher(None, "", key, autojunk=False)
-        best: tuple[str, float] | None = None
+        key, words = heard.key, heard.words
         # Like Soundex, trust the first sound: it blocks out most terms cheaply.
-        for term, t_letters, t_key, t_words in self._targets.get(key[0], []):
-            if abs(len(t_letters) - len(letters)) > max(2, 0.35 * len(t_letters)):
-                continue
-            if _same_words(words, t_words):
-                continue
-            score = _score(spell_sm, key_sm, t_letters, t_key, _MIN_SPELLING)
-            if score is not None and (best is None or score > best[1]):
-                best = (term, score)
+        best = heard.closest(self._targets.get(key[0], []))
         if best is None and len(words) == 1 and not self.is_known(words[0]):
             # Fall back on the wider medical list, but only for unknown words with near-identical spellings.
             for word in self._by_key.get(key, []):
                 if _same_words(words, [word]):
                     continue
-                score = _score(spell_sm, key_sm, word, key, _MIN_SPELLING_MEDICAL_WORD)
+                score = _score(heard.spell_sm, heard.key_sm, word, key, _MIN_SPELLING_MEDICAL_WORD)
                 if score is not None and (best is None or score - 0.05 > best[1]):
                     best = (word, score - 0.05)  # a curated term wins a near tie
         return best

@@ -13,9 +13,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 
-from quilt.stages.common.lexicon import Lexicon, _letters, _same_words, _score, phonetic_key
+from quilt.stages.common.lexicon import HeardSpan, Lexicon, as_target
 
 MAX_SCREEN_TERMS = 24  # per lecture: a handful of slides' titles and captions, never a whole page's words
 _MIN_WORD_LETTERS = 6  # shorter medical-list words ("ileum" aside) are too often ordinary abbreviations
@@ -74,25 +73,13 @@ class ScreenVocabulary:
         # A multi-word term's longer words are targets too: "medularry" is heard where the slide says
         # "Medullary carcinoma", and the narrator may say the one word alone.
         targets = [*self.terms, *(w for t in self.terms if " " in t.strip() for w in t.split() if len(w) >= 6)]
-        self._entries = [(term, _letters(term), phonetic_key(term), re.findall(r"[a-z0-9]+", term.lower()))
-                         for term in dict.fromkeys(targets) if len(_letters(term)) >= 5 and phonetic_key(term)]
+        self._entries = [entry for entry in map(as_target, dict.fromkeys(targets)) if entry is not None]
 
     def __bool__(self) -> bool:
         return bool(self._entries)
 
-    def match(self, span: str, min_spelling: float = 0.6) -> tuple[str, float] | None:
-        """The closest screen term to a heard span and its score (sound and spelling, as the lexicon scores)."""
-        letters, key = _letters(span), phonetic_key(span)
-        if len(letters) < 4 or not key:
-            return None
-        words = re.findall(r"[a-z0-9]+", span.lower())
-        spell_sm = SequenceMatcher(None, "", letters, autojunk=False)
-        key_sm = SequenceMatcher(None, "", key, autojunk=False)
-        best: tuple[str, float] | None = None
-        for term, t_letters, t_key, t_words in self._entries:
-            if abs(len(t_letters) - len(letters)) > max(2, 0.35 * len(t_letters)) or _same_words(words, t_words):
-                continue
-            score = _score(spell_sm, key_sm, t_letters, t_key, min_spelling, min_score=0.0)
-            if score is not None and (best is None or score > best[1]):
-                best = (term, score)
-        return best
+    def match(self, span: str) -> tuple[str, float] | None:
+        """The closest screen term to a heard span and its score (sound and spelling, as the lexicon scores);
+        the corrector decides with SCREEN_BONUS whether it is close enough."""
+        heard = HeardSpan.of(span)
+        return heard.closest(self._entries, min_score=0.0) if heard is not None else None
