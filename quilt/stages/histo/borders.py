@@ -22,9 +22,8 @@ MIN_BAR_SHARE = 0.03  # bars thinner than this share of the side are an edge, no
 MIN_CONTENT_SHARE = 0.3  # what is left must be at least this share of each side
 
 
-def _bar_length(lines: np.ndarray) -> int:
-    """How many leading lines (rows of `lines`) are dark all across."""
-    dark = np.percentile(lines, 95, axis=1) <= BAR_MAX_P95
+def _leading(dark: np.ndarray) -> int:
+    """How many leading entries of a boolean line profile are True."""
     return int(np.argmin(dark)) if not dark.all() else int(dark.size)
 
 
@@ -35,8 +34,11 @@ def letterbox_box(frame: np.ndarray) -> Box | None:
         return None
     grey = to_grey(arr[::2, ::2]) if arr.ndim == 3 else arr[::2, ::2].astype(np.float32)
     h, w = grey.shape
-    top, bottom = _bar_length(grey), _bar_length(grey[::-1])
-    left, right = _bar_length(grey.T), _bar_length(grey.T[::-1])
+    # Each row's and each column's 95th percentile, once: the bars are counted from both ends of these.
+    dark_rows = np.percentile(grey, 95, axis=1) <= BAR_MAX_P95
+    dark_cols = np.percentile(grey, 95, axis=0) <= BAR_MAX_P95
+    top, bottom = _leading(dark_rows), _leading(dark_rows[::-1])
+    left, right = _leading(dark_cols), _leading(dark_cols[::-1])
     if top + bottom >= h or left + right >= w:
         return None  # a black frame: nothing inside
     # A side counts only with a real bar; a thin dark edge (a scanner border) is left alone.
