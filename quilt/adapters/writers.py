@@ -17,7 +17,14 @@ from typing import Any, Protocol, Self
 
 from quilt.adapters.store import ObjectStore
 from quilt.core import keys
-from quilt.core.records import PAIR_FIELDS, PairRecord
+from quilt.core.records import (
+    NUMBER_FIELDS,
+    PAIR_FIELDS,
+    STRING_FIELDS,
+    STRING_LIST_FIELDS,
+    STRING_MAP_FIELDS,
+    PairRecord,
+)
 
 
 class PairWriter(Protocol):
@@ -111,11 +118,7 @@ class JsonlPairWriter(_ContextMixin):
             self._handle.close()
 
 
-_STRING_FIELDS = ("pair_id", "video_id", "source", "image", "text", "asr_text", "created_at",
-                  "image_id", "magnification", "screen_text", "shard", "member")
-_FLOAT_FIELDS = ("t_start", "t_end", "histo_score", "align_score")
-_STRING_LISTS = ("impurity_tags", "sub_pathology")
-_MAPS = ("models", "corrections")
+_STRING_FIELDS = (*STRING_FIELDS, "shard", "member")
 
 
 def _index_parquet(rows: list[dict[str, Any]]) -> bytes:
@@ -124,14 +127,14 @@ def _index_parquet(rows: list[dict[str, Any]]) -> bytes:
     import pyarrow.parquet as pq
 
     names = [*PAIR_FIELDS, "shard", "member"]
-    types = {**dict.fromkeys(_STRING_FIELDS, pa.string()), **dict.fromkeys(_FLOAT_FIELDS, pa.float64()),
-             **dict.fromkeys(_STRING_LISTS, pa.list_(pa.string())),
-             **dict.fromkeys(_MAPS, pa.map_(pa.string(), pa.string())),
+    types = {**dict.fromkeys(_STRING_FIELDS, pa.string()), **dict.fromkeys(NUMBER_FIELDS, pa.float64()),
+             **dict.fromkeys(STRING_LIST_FIELDS, pa.list_(pa.string())),
+             **dict.fromkeys(STRING_MAP_FIELDS, pa.map_(pa.string(), pa.string())),
              "entities": pa.list_(pa.struct([("text", pa.string()), ("category", pa.string())])),
              "crop": pa.list_(pa.int32())}
     schema = pa.schema([(name, types[name]) for name in names])
     columns: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in names}
-    for name in _MAPS:
+    for name in STRING_MAP_FIELDS:
         columns[name] = [list(m.items()) for m in columns[name]]
     out = io.BytesIO()
     pq.write_table(pa.table(columns, schema=schema), out)

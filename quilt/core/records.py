@@ -61,9 +61,12 @@ class PairRecord:
         return cls(**{name: data[name] for name in PAIR_FIELDS if name in data})
 
 
-_STRINGS = ("pair_id", "video_id", "source", "image", "text", "asr_text", "created_at", "image_id",
-            "magnification", "screen_text")
-_NUMBERS = ("t_start", "t_end", "histo_score", "align_score")
+# The type of each field, for the checks below and for the Parquet schema (adapters/writers.py).
+STRING_FIELDS = ("pair_id", "video_id", "source", "image", "text", "asr_text", "created_at", "image_id",
+                 "magnification", "screen_text")
+NUMBER_FIELDS = ("t_start", "t_end", "histo_score", "align_score")
+STRING_LIST_FIELDS = ("impurity_tags", "sub_pathology")
+STRING_MAP_FIELDS = ("models", "corrections")
 
 
 def _number(value: Any) -> bool:
@@ -81,16 +84,16 @@ def _string_map(value: Any) -> bool:
 def field_problem(data: dict[str, Any]) -> str:
     """The first field of a record that does not have its type ("" when all do): a record is data from
     the outside (a bucket object, a topic message, a line of a file), and readers must not crash on it."""
-    for name in _STRINGS:
+    for name in STRING_FIELDS:
         if name in data and not isinstance(data[name], str):
             return f"{name} must be a string, not {type(data[name]).__name__}"
-    for name in _NUMBERS:
+    for name in NUMBER_FIELDS:
         if name in data and not _number(data[name]):
             return f"{name} must be a finite number"
-    for name in ("impurity_tags", "sub_pathology"):
+    for name in STRING_LIST_FIELDS:
         if name in data and not _strings(data[name]):
             return f"{name} must be a list of strings"
-    for name in ("models", "corrections"):
+    for name in STRING_MAP_FIELDS:
         if name in data and not _string_map(data[name]):
             return f"{name} must map strings to strings"
     if "entities" in data and not (isinstance(data["entities"], list)
