@@ -19,8 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from quilt.evaluation.bench.text_corpus import BenchSentence
 from quilt.evaluation.bench.text_eval import false_corrections, normalise, speak, term_found
-from quilt.stages.asr.prompt import default_prompt
-from quilt.stages.asr.screen_prompt import with_screen_terms
+from quilt.stages.asr.screen_prompt import window_prompts
 from quilt.stages.asr.whisper import SAMPLE_RATE, Transcriber
 from quilt.stages.common.corrector import Lexicon, denoise
 from quilt.stages.common.screen_text import OcrParams, read_screen_text
@@ -110,20 +109,21 @@ def run_screen_bench(transcriber: Transcriber, corpus: Sequence[BenchSentence], 
         read = read_screen_text(render_slide(shown, number), ocr or OcrParams())
         scores.ocr_s += time.perf_counter() - started
         slides[number] = (shown, screen_terms(read.text, lexicon))
-    base = default_prompt() if prompt is None else prompt
     for voice, wpm in voices:
         for number, item in enumerate(corpus):
             shown, vocabulary = slides[number]
+            on_screen = shown_throughout(vocabulary)
             audio = speak(item.text, voice, wpm)
             plain_segments = transcriber.transcribe(audio, SAMPLE_RATE, initial_prompt=prompt)
-            screen_prompt = with_screen_terms(base, vocabulary) if vocabulary and base != "" else prompt
+            # The prompt the ASR stage gives a window with this slide on screen (asr/screen_prompt.py).
+            screen_prompt = window_prompts(on_screen, prompt)(0.0, audio.size / SAMPLE_RATE)
             screen_segments = transcriber.transcribe(audio, SAMPLE_RATE, initial_prompt=screen_prompt)
             utt = ScreenUtterance(
                 f"{voice}@{wpm}", item, shown, vocabulary,
                 " ".join(s.text.strip() for s in plain_segments),
                 " ".join(s.text for s in denoise(plain_segments, lexicon)),
                 " ".join(s.text.strip() for s in screen_segments),
-                " ".join(s.text for s in denoise(screen_segments, lexicon, screen=shown_throughout(vocabulary))))
+                " ".join(s.text for s in denoise(screen_segments, lexicon, screen=on_screen)))
             scores.utterances.append(utt)
             if on_progress is not None:
                 on_progress(utt)
