@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -89,6 +90,9 @@ def _row(table: Table, label: str, s: Scores) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.screen and shutil.which("tesseract") is None:  # before Whisper or Triton is started for nothing
+        console.print("[red]--screen needs tesseract (Debian: apt-get install tesseract-ocr)[/red]")
+        return 2
     from quilt.evaluation.bench.text_corpus import DEV, HELD_OUT
     from quilt.evaluation.bench.text_eval import VOICES, run_bench
     from quilt.stages.common.corrector import load_lexicon
@@ -130,13 +134,7 @@ def run(args: argparse.Namespace) -> int:
 def _run_screen(args: argparse.Namespace, transcriber: Transcriber, corpus: list[BenchSentence],
                 voices: list[tuple[str, int]], lexicon: Lexicon, prompt: str | None, progress: Progress,
                 task: TaskID) -> int:
-    import shutil
-
     from quilt.evaluation.bench.screen_bench import ScreenScores, ScreenUtterance, run_screen_bench
-
-    if shutil.which("tesseract") is None:
-        console.print("[red]--screen needs tesseract (Debian: apt-get install tesseract-ocr)[/red]")
-        return 2
 
     def advance(utt: ScreenUtterance) -> None:
         progress.update(task, step=utt.voice)
