@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from quilt.stages.histo.boxes import box_iou
+    from quilt.core.boxes import box_iou
     from quilt.stages.histo.impurity import inspect
     from quilt.testing.impure import all_frames  # the generator lives with the test media
 

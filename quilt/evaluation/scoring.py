@@ -48,6 +48,7 @@ from dataclasses import dataclass, field, fields
 from difflib import SequenceMatcher
 from typing import Any
 
+from quilt.core.boxes import Box, box_iou
 from quilt.core.imaging import hamming
 from quilt.stages.common.words import singular
 
@@ -170,19 +171,14 @@ def _boxes(raw: Any, where: str) -> tuple[tuple[int, int, int, int], ...]:
 PICTURE_MIN_IOU = 0.5  # a pair's image shows the segment's picture when its box overlaps one this much
 
 
-def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
-    w, h = min(a[2], b[2]) - max(a[0], b[0]), min(a[3], b[3]) - max(a[1], b[1])
-    inter = max(0, w) * max(0, h)
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
-def shows_picture(pair: EvalPair, segment: Segment, size: tuple[int, int] | None) -> bool | None:
-    """Whether the pair's image is one of the segment's pictures (None: the truth gives no boxes to check)."""
+def pictures_shown(pair: EvalPair, segment: Segment, size: tuple[int, int] | None) -> set[int] | None:
+    """Which of the segment's pictures the pair's image is (its crop, or the whole frame, overlapping the
+    truth box by PICTURE_MIN_IOU); None when the truth gives no boxes or frame size to check against."""
     if not segment.picture_boxes or size is None:
         return None
-    box = tuple(pair.crop) if len(pair.crop) == 4 else (0, 0, size[0], size[1])
-    return any(_iou(box, truth) >= PICTURE_MIN_IOU for truth in segment.picture_boxes)
+    c = pair.crop
+    box: Box = (c[0], c[1], c[2], c[3]) if len(c) == 4 else (0, 0, size[0], size[1])
+    return {k for k, truth in enumerate(segment.picture_boxes) if box_iou(box, truth) >= PICTURE_MIN_IOU}
 
 
 def content_words(text: str) -> list[str]:
@@ -412,14 +408,11 @@ def evaluate(pairs: Iterable[EvalPair], lectures: list[Lecture]) -> EvalReport:
             texts[index].setdefault(credited, []).append(pair.text)
             lec = lectures[index]
             image_seg = verdict.image_segment if verdict.image_segment is not None else credited
-            match = shows_picture(pair, lec.segments[image_seg], lec.size)
-            if match is not None:
+            pictures = pictures_shown(pair, lec.segments[image_seg], lec.size)
+            if pictures is not None:
                 scores.pictured += 1
-                scores.picture_match += match
-                box = tuple(pair.crop) if len(pair.crop) == 4 else (0, 0, *lec.size)  # type: ignore[misc]
-                seen = shown[index].setdefault(image_seg, set())
-                seen.update(k for k, truth in enumerate(lec.segments[image_seg].picture_boxes)
-                            if _iou(box, truth) >= PICTURE_MIN_IOU)
+                scores.picture_match += bool(pictures)
+                shown[index].setdefault(image_seg, set()).update(pictures)
         else:
             setattr(scores, verdict.outcome, getattr(scores, verdict.outcome) + 1)
     reports = []

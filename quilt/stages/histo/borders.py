@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from quilt.core.boxes import Box
 from quilt.core.imaging import to_grey
-from quilt.stages.histo.boxes import Box
 
 # A bar row is dark all across: its 95th percentile at most this (codec ringing reaches ~15 in
 # an H.264 or JPEG black bar; a dim micrograph's row has bright pixels somewhere).

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from quilt.core.boxes import Box, box_iou, inside_share, intersection
 from quilt.stages.histo.borders import letterbox_box
-from quilt.stages.histo.boxes import Box, box_iou, inside_share, intersection
 from quilt.stages.histo.impurity import TAGS, inspect_work, is_multi_panel, prepare_work, to_full
 from quilt.stages.histo.regions import find_picture_boxes
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from quilt.stages.histo.boxes import Box
+from quilt.core.boxes import Box
 from quilt.stages.histo.scorers import histo_score
 
 TAGS = ("person", "ui_chrome", "text_overlay", "arrow_or_pointer", "multi_panel")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from quilt.stages.histo.boxes import Box
+from quilt.core.boxes import Box
 from quilt.stages.histo.impurity import FLAT_STD, Work
 
 BACKGROUND_MIN_SHARE = 0.15  # a slide has at least this much of one flat colour around its pictures

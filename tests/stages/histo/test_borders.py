@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from quilt.core.boxes import box_iou
 from quilt.stages.histo import HistoParams, LocalHistoScorer, filter_frames
 from quilt.stages.histo.borders import letterbox_box
-from quilt.stages.histo.boxes import box_iou
 from quilt.testing.slides import histology_slide, ihc_slide, text_slide
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from quilt.stages.histo.boxes import box_iou
+from quilt.core.boxes import box_iou
 from quilt.stages.histo.impurity import TAGS, FilterVerdict, assess, find_tissue_box, impurity_tags
 from quilt.stages.histo.scorers import histo_score
 from quilt.testing.impure import Frame, all_frames, clean_tissue, multi_panel, viewer_window

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from quilt.core.boxes import box_iou
 from quilt.stages.histo import FrameVerdict, HistoParams, LocalHistoScorer, filter_frames
-from quilt.stages.histo.boxes import box_iou
 from quilt.stages.histo.frame_view import frame_candidates
 from quilt.stages.histo.impurity import find_tissue_box
 from quilt.testing.impure import clean_tissue, multi_panel, viewer_window
