@@ -25,6 +25,7 @@ from quilt.core.imaging import to_grey
 # Statuses of a read: "ok" found words; "empty" ran and found none; "off" was not asked for;
 # "unavailable" no tesseract binary; "timeout" and "failed" are OCR faults (the text is then empty).
 OCR_STATUSES = ("ok", "empty", "off", "unavailable", "timeout", "failed")
+FAILED_STATUSES = ("unavailable", "timeout", "failed")
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ class ScreenRead:
 
     @property
     def failed(self) -> bool:
-        return self.status in ("unavailable", "timeout", "failed")
+        return self.status in FAILED_STATUSES
 
 
 def _png(image: np.ndarray, max_side: int) -> bytes:

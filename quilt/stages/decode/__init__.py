@@ -16,7 +16,7 @@ from quilt.core import keys
 from quilt.core.ids import chunk_id
 from quilt.core.types import AudioWindow, FrameChunk, VideoFrames
 from quilt.stages.common.media_limits import MediaLimits
-from quilt.stages.common.screen_text import OcrParams, read_screen_text
+from quilt.stages.common.screen_text import FAILED_STATUSES, OcrParams, read_screen_text
 from quilt.stages.decode.audio_stream import iter_audio
 from quilt.stages.decode.keyframes import AUDIO_RATE, AUDIO_WINDOW_S, DECODER_NAME, decode_frames, require_video
 from quilt.stages.decode.params import DecodeParams
@@ -58,7 +58,7 @@ class DecodedLecture:
     @property
     def ocr_failures(self) -> int:
         """Key frames whose OCR failed, timed out or found no tesseract (their screen text is empty)."""
-        return sum(k.screen_status in ("unavailable", "timeout", "failed") for k in self.key_frames)
+        return sum(k.screen_status in FAILED_STATUSES for k in self.key_frames)
 
     def audio_windows(self) -> Iterator[AudioWindow]:
         """Contiguous windows of AUDIO_WINDOW_S seconds at AUDIO_RATE, decoded as they are read."""
