@@ -360,6 +360,8 @@ def align_video(video_id: str, source: str, chunks: list[ScoredChunk], sentences
             pair = _pair(video_id, source, chunk, group[start:end], models, created_at)
             pairs.append(pair)
             for other in regions.get((chunk.chunk_id, chunk.t_start, chunk.t_end), []):
+                if not pairable(other):  # the filter keeps every picture it sends; a message may say otherwise
+                    continue
                 twin = _pair(video_id, source, other, group[start:end], models, created_at)
                 pairs.append(dataclasses.replace(twin, pair_id=region_pair_id(pair.pair_id, image_id_of(other))))
     phash_of = {image_id_of(c): c.phash for c in shown if pairable(c) and c.phash}

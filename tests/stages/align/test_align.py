@@ -351,6 +351,9 @@ def test_a_frames_other_pictures_get_the_text_the_frame_won() -> None:
     assert (twin.image_id, twin.image, twin.crop, twin.histo_score) == (other_id, f"{other_id}.jpg",
                                                                        [340, 10, 630, 250], 0.97)
     assert twin.pair_id == region_pair_id(first.pair_id, other_id) != first.pair_id
+    # A picture the message says was not kept gets no pair.
+    rejected = replace(other, keep=False)
+    assert align_video("v", "s", [frame, rejected, after], sentences, {}, "t").pairs == alone
     # A replay makes the same ids.
     assert [p.pair_id for p in align_video("v", "s", [other, frame, after], sentences, {}, "t").pairs] == \
         [first.pair_id, twin.pair_id]
